@@ -1,0 +1,1 @@
+"""Contracts shared by the marketpulse services: settings, names, schemas, Redis helpers."""

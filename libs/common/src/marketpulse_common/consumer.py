@@ -1,0 +1,230 @@
+"""At-least-once stream consumption through a consumer group.
+
+The contract every worker relies on:
+- a message is acknowledged only after its handler returned, i.e. after the result is stored;
+- on start a consumer first re-reads its own pending entries (work it held when it died);
+- entries idle longer than `claim_idle_ms` in any consumer (a dead replica, or a handler that
+  failed) are reclaimed with XAUTOCLAIM and retried;
+- an entry delivered more than `max_deliveries` times, or whose handler raises PoisonMessage,
+  goes to the dead-letter stream with the reason, and is acknowledged;
+- a missing group (Redis restarted without its data) is recreated at `0`, and the consumer
+  carries on; handlers are idempotent, so re-reading history is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.keys import DEAD_LETTER_MAXLEN, DEAD_LETTER_STREAM
+from marketpulse_common.logs import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMessage:
+    stream: str
+    id: str
+    fields: dict[str, str]
+    deliveries: int
+
+
+Handler = Callable[[StreamMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerConfig:
+    group: str
+    consumer: str
+    max_deliveries: int = 5
+    # Long enough that a healthy handler never loses its entry to another replica.
+    claim_idle_ms: int = 30_000
+    claim_interval_s: float = 5.0
+    block_ms: int = 1000
+    count: int = 32
+
+    def __post_init__(self) -> None:
+        if not 0 < self.block_ms <= MAX_BLOCK_MS:
+            raise ValueError(f"block_ms must be in (0, {MAX_BLOCK_MS}]")
+
+
+@dataclass
+class ConsumerStats:
+    processed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    reclaimed: int = 0
+
+
+class StreamConsumer:
+    def __init__(
+        self,
+        redis: Redis,
+        streams: Sequence[str],
+        handler: Handler,
+        config: ConsumerConfig,
+        *,
+        dead_letter_stream: str = DEAD_LETTER_STREAM,
+    ) -> None:
+        self._redis = redis
+        self._streams = list(streams)
+        self._handler = handler
+        self._cfg = config
+        self._dead_letter_stream = dead_letter_stream
+        self.stats = ConsumerStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the message in hand is always finished first."""
+        await self._recover(self.ensure_groups)
+        await self._recover(self.drain_own_pending)
+        next_claim = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_claim:
+                await self._recover(self.reclaim_stale)
+                next_claim = time.monotonic() + self._cfg.claim_interval_s
+            await self._recover(self.read_new)
+
+    async def _recover(self, step: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await step()
+        except ResponseError as e:
+            if "NOGROUP" not in str(e):
+                raise
+            log.warning("consumer group missing; recreating", group=self._cfg.group)
+            await self.ensure_groups()
+        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
+            log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
+            await asyncio.sleep(1.0)
+
+    async def ensure_groups(self) -> None:
+        for stream in self._streams:
+            try:
+                await self._redis.xgroup_create(stream, self._cfg.group, id="0", mkstream=True)
+                log.info("consumer group created", stream=stream, group=self._cfg.group)
+            except ResponseError as e:
+                if "BUSYGROUP" not in str(e):
+                    raise
+
+    async def drain_own_pending(self) -> None:
+        """Re-process entries this consumer name held before a restart."""
+        while True:
+            batch = await self._read(dict.fromkeys(self._streams, "0"), block=None)
+            if not any(entries for _, entries in batch):
+                return
+            for stream, entries in batch:
+                await self._handle_batch(stream, entries, count_deliveries=True)
+
+    async def read_new(self) -> None:
+        batch = await self._read(dict.fromkeys(self._streams, ">"), block=self._cfg.block_ms)
+        for stream, entries in batch:
+            await self._handle_batch(stream, entries, count_deliveries=False)
+
+    async def reclaim_stale(self) -> None:
+        for stream in self._streams:
+            start = "0-0"
+            while True:
+                reply = await self._redis.xautoclaim(
+                    stream,
+                    self._cfg.group,
+                    self._cfg.consumer,
+                    min_idle_time=self._cfg.claim_idle_ms,
+                    start_id=start,
+                    count=self._cfg.count,
+                )
+                start, entries = reply[0], reply[1]
+                live = [(i, f) for i, f in entries if f]
+                self.stats.reclaimed += len(live)
+                await self._ack_missing(stream, [i for i, f in entries if not f])
+                await self._handle_batch(stream, live, count_deliveries=True)
+                if start == "0-0":
+                    break
+
+    async def _read(
+        self, positions: dict[str, str], block: int | None
+    ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
+        reply = await self._redis.xreadgroup(
+            self._cfg.group,
+            self._cfg.consumer,
+            positions,  # type: ignore[arg-type]
+            count=self._cfg.count,
+            block=block,
+        )
+        return cast(list[tuple[str, list[tuple[str, dict[str, str]]]]], reply or [])
+
+    async def _handle_batch(
+        self, stream: str, entries: list[tuple[str, dict[str, str]]], *, count_deliveries: bool
+    ) -> None:
+        if not entries:
+            return
+        deliveries = await self._deliveries(stream, entries) if count_deliveries else {}
+        for entry_id, fields in entries:
+            msg = StreamMessage(stream, entry_id, fields, deliveries.get(entry_id, 1))
+            if msg.deliveries > self._cfg.max_deliveries:
+                await self._dead_letter(msg, f"delivered {msg.deliveries} times")
+                continue
+            await self._handle(msg)
+
+    async def _deliveries(
+        self, stream: str, entries: list[tuple[str, dict[str, str]]]
+    ) -> dict[str, int]:
+        rows = await self._redis.xpending_range(
+            stream,
+            self._cfg.group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries) * 2,
+            consumername=self._cfg.consumer,
+        )
+        return {str(row["message_id"]): int(row["times_delivered"]) for row in rows}
+
+    async def _handle(self, msg: StreamMessage) -> None:
+        try:
+            await self._handler(msg)
+        except PoisonMessage as e:
+            await self._dead_letter(msg, str(e))
+            return
+        except Exception as e:
+            # Left pending on purpose: reclaim retries it, and dead-letters it past the limit.
+            self.stats.failed += 1
+            log.exception("message handler failed", stream=msg.stream, id=msg.id, error=str(e))
+            return
+        await self._redis.xack(msg.stream, self._cfg.group, msg.id)
+        self.stats.processed += 1
+
+    async def _dead_letter(self, msg: StreamMessage, reason: str) -> None:
+        record = {
+            "stream": msg.stream,
+            "id": msg.id,
+            "group": self._cfg.group,
+            "reason": reason,
+            "deliveries": str(msg.deliveries),
+            "fields": orjson.dumps(msg.fields).decode(),
+        }
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(
+                self._dead_letter_stream,
+                record,  # type: ignore[arg-type]
+                maxlen=DEAD_LETTER_MAXLEN,
+                approximate=True,
+            )
+            pipe.xack(msg.stream, self._cfg.group, msg.id)
+            await pipe.execute()
+        self.stats.dead_lettered += 1
+        log.error("message dead-lettered", stream=msg.stream, id=msg.id, reason=reason)
+
+    async def _ack_missing(self, stream: str, ids: list[str]) -> None:
+        # Entries trimmed from the stream while pending cannot be processed any more.
+        if ids:
+            await self._redis.xack(stream, self._cfg.group, *ids)

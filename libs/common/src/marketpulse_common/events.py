@@ -1,0 +1,151 @@
+"""Versioned schemas of the values that travel between services.
+
+Each value is published on a channel (see keys.Channel) as a stream entry and a snapshot
+with the fields `s` (schema id, e.g. "ticker/1"), `ts` (epoch seconds when produced) and
+`d` (the model as JSON). A consumer decodes with `decode_payload`, which rejects anything
+that does not match the schema: producers and consumers agree on these models only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.timeframes import Timeframe
+
+
+class Schema(BaseModel):
+    """Base of every boundary model: unknown fields and NaN/inf are rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+Price = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+
+
+class Ticker(Schema):
+    asset: str
+    vs_currency: str
+    price: Price
+    change_24h_pct: float | None = None
+    high_24h: Price | None = None
+    low_24h: Price | None = None
+    volume_24h: NonNegative | None = None
+    market_cap: NonNegative | None = None
+    last_updated: UtcDatetime
+
+
+class Candle(Schema):
+    """One closed OHLC(V) candle; `t` is its open time in UTC epoch seconds."""
+
+    t: int = Field(ge=0)
+    o: Price
+    h: Price
+    l: Price  # noqa: E741  (OHLC is the domain's own vocabulary)
+    c: Price
+    v: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _check_range(self) -> Candle:
+        if not (self.l <= min(self.o, self.c) and self.h >= max(self.o, self.c)):
+            raise ValueError("candle high/low must bound open and close")
+        return self
+
+
+class CandleWindow(Schema):
+    """Exactly which cached candles a derived value was computed from."""
+
+    tf: Timeframe
+    first_open: int
+    last_open: int
+    count: int = Field(ge=0)
+    input_hash: str
+
+
+class Indicators(Schema):
+    asset: str
+    tf: Timeframe
+    window: CandleWindow
+    params: dict[str, float]
+    lookback: dict[str, int]
+    values: dict[str, float | None]
+    computed_at: UtcDatetime
+
+
+SentimentLabel = Literal["bullish", "bearish", "neutral"]
+
+
+class Sentiment(Schema):
+    """A qualitative reading of one asset; every field bounded so nothing unvalidated leaks."""
+
+    asset: str
+    label: SentimentLabel
+    score: float = Field(ge=-1, le=1)
+    confidence: float = Field(ge=0, le=1)
+    summary: str = Field(max_length=280)
+    drivers: list[Annotated[str, Field(max_length=120)]] = Field(max_length=5)
+    provider: str
+    model: str | None = None
+    input_hash: str
+    fallback: bool = False
+    created_at: UtcDatetime
+
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "ticker/1": Ticker,
+    "candle/1": Candle,
+    "indicators/1": Indicators,
+    "sentiment/1": Sentiment,
+}
+_SCHEMA_IDS: dict[type[Schema], str] = {model: sid for sid, model in SCHEMAS.items()}
+
+
+def register_schema(schema_id: str, model: type[Schema]) -> None:
+    """Add a schema (used by later versions or by tests); ids are immutable once published."""
+    if SCHEMAS.get(schema_id, model) is not model:
+        raise ValueError(f"schema id {schema_id!r} already names another model")
+    SCHEMAS[schema_id] = model
+    _SCHEMA_IDS[model] = schema_id
+
+
+def schema_id(model: Schema) -> str:
+    try:
+        return _SCHEMA_IDS[type(model)]
+    except KeyError:
+        raise TypeError(f"{type(model).__name__} has no registered schema id") from None
+
+
+def encode_payload(model: Schema) -> str:
+    return orjson.dumps(model.model_dump(mode="json")).decode()
+
+
+def decode_payload(schema: str, data: str | bytes) -> Schema:
+    """Decode and validate a payload; anything malformed is a PoisonMessage, never a crash."""
+    model = SCHEMAS.get(schema)
+    if model is None:
+        raise PoisonMessage(f"unknown schema {schema!r}")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as e:
+        raise PoisonMessage(f"payload does not match {schema}: {e.error_count()} errors") from e
+
+
+def hash_inputs(value: Any) -> str:
+    """Stable short hash of JSON-able inputs (sorted keys), for idempotency and provenance."""
+    raw = orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+    return hashlib.sha256(raw).hexdigest()[:16]

@@ -1,0 +1,58 @@
+"""Liveness beacons: each service instance refreshes a key with a TTL; a missing key = dead.
+
+`python -m marketpulse_common.health <service>` exits 0 when at least one instance of the
+service has a live beacon; container health checks use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+
+import orjson
+from redis.asyncio import Redis
+
+from marketpulse_common.keys import health_key, health_pattern
+
+BEACON_INTERVAL_S = 5.0
+# Three missed beats before an instance counts as gone.
+BEACON_TTL_S = 15
+
+
+def instance_id(service: str) -> str:
+    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+async def beat(redis: Redis, service: str, instance: str, info: dict[str, object]) -> None:
+    body = orjson.dumps({"instance": instance, "ts": time.time(), **info}).decode()
+    await redis.set(health_key(service, instance), body, ex=BEACON_TTL_S)
+
+
+async def run_beacon(
+    redis: Redis,
+    service: str,
+    instance: str,
+    stop: asyncio.Event,
+    info: dict[str, object] | None = None,
+) -> None:
+    """Beat until `stop`; Redis errors are logged by the caller's reconnect logic, not fatal."""
+    while not stop.is_set():
+        # A missed beat is what the TTL is for; the caller's own Redis calls report outages.
+        with contextlib.suppress(Exception):
+            await beat(redis, service, instance, info or {})
+        try:
+            await asyncio.wait_for(stop.wait(), BEACON_INTERVAL_S)
+        except TimeoutError:
+            continue
+
+
+async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, object]]:
+    found: list[dict[str, object]] = []
+    async for key in redis.scan_iter(match=health_pattern(service), count=100):
+        raw = await redis.get(key)
+        if raw:
+            found.append(orjson.loads(raw))
+    return found

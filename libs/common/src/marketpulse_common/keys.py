@@ -1,0 +1,139 @@
+"""Every Redis key and stream name, in one place.
+
+Layout (all under the `mp:` namespace):
+
+    mp:{asset}:stream:<kind>[:<tf>]   channel history stream (XADD by producers; the WS resume log)
+    mp:{asset}:snap:<kind>[:<tf>]     latest value of the channel: hash s, ts, d, seq, epoch, ver
+    mp:{asset}:candles:<tf>           closed candles, sorted set scored by open time
+    mp:lease:{<job>}                  single-runner lease (+ `:fence` counter)
+    mp:deadletter                     messages that failed too often (bounded stream)
+    mp:health:<service>:<instance>    liveness beacon with a TTL
+    mp:status:<component>             free-form status hash (source status, budgets)
+
+Names that belong to one asset carry it as a hash tag (`{bitcoin}`) so every key a Lua
+script touches for one channel lives in one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from marketpulse_common.timeframes import Timeframe
+
+PREFIX = "mp"
+ASSET_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+_ASSET_RE = re.compile(ASSET_PATTERN)
+
+DEAD_LETTER_STREAM = f"{PREFIX}:deadletter"
+# Dead letters are for a person to read at 3 a.m., not an archive: keep the last few thousand.
+DEAD_LETTER_MAXLEN = 5000
+
+
+class ChannelKind(StrEnum):
+    TICKER = "ticker"
+    CANDLES = "candles"
+    INDICATORS = "indicators"
+    FORECAST = "forecast"
+    EVALUATION = "evaluation"
+    SENTIMENT = "sentiment"
+
+    @property
+    def has_timeframe(self) -> bool:
+        return self not in (ChannelKind.TICKER, ChannelKind.SENTIMENT)
+
+
+def is_valid_asset(asset: str) -> bool:
+    return bool(_ASSET_RE.match(asset))
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A named flow of values for one asset (and timeframe): `indicators:bitcoin:1h`."""
+
+    kind: ChannelKind
+    asset: str
+    tf: Timeframe | None = None
+
+    def __post_init__(self) -> None:
+        if not is_valid_asset(self.asset):
+            raise ValueError(f"invalid asset id {self.asset!r}")
+        if self.kind.has_timeframe != (self.tf is not None):
+            need = "needs" if self.kind.has_timeframe else "takes no"
+            raise ValueError(f"channel kind {self.kind} {need} a timeframe")
+
+    @property
+    def name(self) -> str:
+        return ":".join(self._parts())
+
+    @property
+    def stream_key(self) -> str:
+        return f"{PREFIX}:{{{self.asset}}}:stream:{self._suffix()}"
+
+    @property
+    def snapshot_key(self) -> str:
+        return f"{PREFIX}:{{{self.asset}}}:snap:{self._suffix()}"
+
+    @classmethod
+    def parse(cls, name: str) -> Channel:
+        """Parse a public channel name; raises ValueError with a readable message."""
+        parts = name.split(":")
+        try:
+            kind = ChannelKind(parts[0])
+        except ValueError:
+            raise ValueError(f"unknown channel kind {parts[0]!r}") from None
+        expected = 3 if kind.has_timeframe else 2
+        if len(parts) != expected:
+            shape = f"{kind}:<asset>:<tf>" if kind.has_timeframe else f"{kind}:<asset>"
+            raise ValueError(f"channel must look like {shape}")
+        tf = None
+        if kind.has_timeframe:
+            try:
+                tf = Timeframe(parts[2])
+            except ValueError:
+                raise ValueError(f"unknown timeframe {parts[2]!r}") from None
+        return cls(kind, parts[1], tf)
+
+    @classmethod
+    def from_stream_key(cls, key: str) -> Channel:
+        """Inverse of `stream_key`: `mp:{bitcoin}:stream:candles:1h` → candles:bitcoin:1h."""
+        prefix, sep, rest = key.partition(":{")
+        asset, sep2, tail = rest.partition("}:stream:")
+        if prefix != PREFIX or not sep or not sep2:
+            raise ValueError(f"not a channel stream key: {key!r}")
+        kind, _, tf = tail.partition(":")
+        return cls.parse(f"{kind}:{asset}:{tf}" if tf else f"{kind}:{asset}")
+
+    def _parts(self) -> list[str]:
+        parts = [self.kind.value, self.asset]
+        if self.tf is not None:
+            parts.append(self.tf.value)
+        return parts
+
+    def _suffix(self) -> str:
+        return self.kind.value if self.tf is None else f"{self.kind.value}:{self.tf.value}"
+
+
+def candles_key(asset: str, tf: Timeframe) -> str:
+    return f"{PREFIX}:{{{asset}}}:candles:{tf.value}"
+
+
+def lease_key(job: str) -> str:
+    return f"{PREFIX}:lease:{{{job}}}"
+
+
+def fence_key(job: str) -> str:
+    return f"{PREFIX}:lease:{{{job}}}:fence"
+
+
+def health_key(service: str, instance: str) -> str:
+    return f"{PREFIX}:health:{service}:{instance}"
+
+
+def health_pattern(service: str = "*") -> str:
+    return f"{PREFIX}:health:{service}:*"
+
+
+def status_key(component: str) -> str:
+    return f"{PREFIX}:status:{component}"

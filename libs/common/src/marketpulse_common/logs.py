@@ -1,0 +1,145 @@
+"""Structured logging: JSON lines in containers, a console renderer on a terminal.
+
+Secrets never reach a log line: fields whose name looks secret are masked, and any value
+registered with `register_secret` is scrubbed from every string, wherever it hides (a URL,
+an exception message, a header dump).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+import orjson
+import structlog
+
+from marketpulse_common.settings import LogFormat, LogLevel
+
+_SECRET_NAME = re.compile(r"key|token|secret|password|authorization|cookie", re.IGNORECASE)
+MASK = "***"
+_secrets: set[str] = set()
+# Values shorter than this are too likely to collide with ordinary text to be scrubbed.
+_MIN_SECRET_LEN = 6
+
+
+def register_secret(value: str | None) -> None:
+    """Scrub this exact value from every future log line."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        _secrets.add(value)
+
+
+def _scrub_text(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _redact(value: Any, depth: int = 0) -> Any:
+    if depth > 6:
+        return value
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: MASK if isinstance(k, str) and _SECRET_NAME.search(k) else _redact(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth + 1) for v in value]
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret-named fields and registered secret values."""
+    for name in list(event_dict):
+        value = event_dict[name]
+        if _SECRET_NAME.search(name) and name != "event":
+            event_dict[name] = MASK
+        else:
+            event_dict[name] = _redact(value)
+    return event_dict
+
+
+def _orjson_dumps(value: Any, **_kw: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def configure_logging(
+    *,
+    service: str,
+    log_format: LogFormat | None = None,
+    level: LogLevel = "info",
+    stream: TextIO | None = None,
+) -> None:
+    """Configure structlog (and route stdlib logging through it); call once from main()."""
+    out = stream or sys.stdout
+    fmt = log_format or ("console" if out.isatty() else "json")
+    render = _renderer(fmt, colors=out.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.StackInfoRenderer(), render],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    _route_stdlib_logging(shared, render, level, out)
+
+
+_LEVELS: dict[str, int] = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def _renderer(fmt: LogFormat, *, colors: bool) -> Any:
+    inner: Any
+    if fmt == "json":
+        inner = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        exc = structlog.processors.format_exc_info
+    else:
+        inner = structlog.dev.ConsoleRenderer(colors=colors)
+        exc = None
+
+    def render(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+        if exc is not None:
+            event_dict = exc(logger, method, event_dict)
+        # Tracebacks are rendered after redaction; scrub the final text once more.
+        return _scrub_text(str(inner(logger, method, event_dict)))
+
+    return render
+
+
+def _route_stdlib_logging(shared: list[Any], render: Any, level: LogLevel, out: TextIO) -> None:
+    # Libraries (uvicorn, httpx, apscheduler) log through stdlib logging; send them through
+    # the same processors so every line is structured and redacted.
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, render],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS[level])
+    # httpx logs every request URL at INFO; keep it at WARNING so URLs stay out of the logs.
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

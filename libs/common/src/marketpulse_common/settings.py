@@ -1,0 +1,140 @@
+"""Every setting of every service, read from the environment (prefix `MP_`, `.env` honoured).
+
+Settings are built once in a service's `main()` with `load_settings()` and handed down;
+nothing reads the environment anywhere else. A bad value stops the service with one line
+naming the variable (`SettingsError`), never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from marketpulse_common.errors import SettingsError
+from marketpulse_common.keys import is_valid_asset
+from marketpulse_common.timeframes import Timeframe
+
+CoinGeckoPlan = Literal["public", "demo", "pro"]
+SentimentProvider = Literal["anthropic", "heuristic", "off"]
+LogFormat = Literal["console", "json"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+# Models are a moving target; this is the default a user gets when they set nothing.
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+# A service started on its own (not by `make run`) expects a local Redis on its usual port.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    redis_url: str | None = None
+    assets: Annotated[list[str], NoDecode] = ["bitcoin", "ethereum", "solana"]
+    vs_currency: str = Field(default="usd", pattern=r"^[a-z]{2,10}$")
+    timeframes: Annotated[list[Timeframe], NoDecode] = [
+        Timeframe.M5,
+        Timeframe.H1,
+        Timeframe.H4,
+        Timeframe.D1,
+    ]
+    source: Literal["coingecko", "simulated"] = "coingecko"
+    sim_seed: int = 42
+    sim_speed: float = Field(default=1.0, gt=0, le=100_000)
+    history_depth: int = Field(default=500, ge=50, le=5000)
+
+    coingecko_plan: CoinGeckoPlan = "public"
+    coingecko_api_key: SecretStr | None = None
+    coingecko_base_url: str | None = None
+    coingecko_calls_per_minute: int | None = Field(default=None, gt=0)
+    coingecko_monthly_calls: int | None = Field(default=None, gt=0)
+
+    sentiment_provider: SentimentProvider | None = None
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
+    )
+    anthropic_model: str = DEFAULT_ANTHROPIC_MODEL
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=0, le=65535)
+    api_keys_required: bool = False
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    log_format: LogFormat | None = None
+    log_level: LogLevel = "info"
+
+    @field_validator("assets", "timeframes", "cors_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("assets")
+    @classmethod
+    def _assets(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not is_valid_asset(a)]
+        if bad:
+            raise ValueError(f"not CoinGecko coin ids: {', '.join(bad)}")
+        if not value:
+            raise ValueError("at least one asset is needed")
+        return list(dict.fromkeys(value))
+
+    @field_validator("timeframes")
+    @classmethod
+    def _timeframes(cls, value: list[Timeframe]) -> list[Timeframe]:
+        if not value:
+            raise ValueError("at least one timeframe is needed")
+        return sorted(set(value), key=lambda tf: tf.seconds)
+
+    @model_validator(mode="after")
+    def _resolve_sentiment_provider(self) -> Settings:
+        if self.sentiment_provider is None:
+            chosen = "anthropic" if self.anthropic_api_key else "heuristic"
+            object.__setattr__(self, "sentiment_provider", chosen)
+        return self
+
+    @property
+    def redis_dsn(self) -> str:
+        """MP_REDIS_URL, or a Redis on the local default port for a service started alone."""
+        return self.redis_url or DEFAULT_REDIS_URL
+
+    @property
+    def sentiment(self) -> SentimentProvider:
+        assert self.sentiment_provider is not None  # resolved by the validator above
+        return self.sentiment_provider
+
+
+def _env_name(field: str) -> str:
+    if field == "anthropic_api_key":
+        return "ANTHROPIC_API_KEY"
+    return f"MP_{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate all settings; raise SettingsError naming the first bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        # Never echo the input back: it may be a secret.
+        raise SettingsError(f"invalid setting {_env_name(field)}: {first['msg']}") from None

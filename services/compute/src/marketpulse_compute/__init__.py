@@ -1,0 +1,1 @@
+"""marketpulse compute service."""

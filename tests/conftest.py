@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from marketpulse_common.connection import create_redis
+from marketpulse_common.embedded_redis import RedisServer
+from tests.redis_fixtures import session_redis_url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the Redis shared by the integration tests (private to this test session)."""
+    with session_redis_url(tmp_path_factory.mktemp("redis-session")) as url:
+        yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = create_redis(redis_url, client_name="pytest")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short id to namespace one test's keys and asset names (`t` + 10 hex chars)."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server for one test, which the test may kill and restart."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    yield server
+    server.stop()

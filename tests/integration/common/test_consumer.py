@@ -1,0 +1,172 @@
+"""The consumer-group helper: at-least-once, reclaim, dead-letter, recovery after Redis loss."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from redis.asyncio import Redis
+
+from marketpulse_common.connection import create_redis
+from marketpulse_common.consumer import ConsumerConfig, StreamConsumer, StreamMessage
+from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_common.errors import PoisonMessage
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.redis
+
+
+class Recorder:
+    """A handler that records ids and fails while `fail_for` says so."""
+
+    def __init__(self, fail_for: Callable[[StreamMessage], bool] = lambda m: False) -> None:
+        self.seen: list[str] = []
+        self.done: list[str] = []
+        self.fail_for = fail_for
+
+    async def __call__(self, msg: StreamMessage) -> None:
+        self.seen.append(msg.id)
+        if msg.fields.get("poison"):
+            raise PoisonMessage("bad payload")
+        if self.fail_for(msg):
+            raise RuntimeError("transient failure")
+        self.done.append(msg.id)
+
+
+@asynccontextmanager
+async def running(consumer: StreamConsumer) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def config(unique: str, consumer: str = "c1", **kw: int | float) -> ConsumerConfig:
+    defaults: dict[str, int | float] = {
+        "claim_idle_ms": 100,
+        "claim_interval_s": 0.05,
+        "block_ms": 50,
+    }
+    return ConsumerConfig(group=f"g-{unique}", consumer=consumer, **(defaults | kw))  # type: ignore[arg-type]
+
+
+async def pending_count(redis: Redis, stream: str, group: str) -> int:
+    return int((await redis.xpending(stream, group))["pending"])
+
+
+async def test_acks_only_after_the_handler_succeeds(redis: Redis, unique: str) -> None:
+    """A failing handler leaves the entry pending; the retry processes and acks it."""
+    stream = f"s-{unique}"
+    failures = {"left": 1}
+
+    def fail_once(_m: StreamMessage) -> bool:
+        failures["left"] -= 1
+        return failures["left"] >= 0
+
+    handler = Recorder(fail_for=fail_once)
+    cfg = config(unique)
+    consumer = StreamConsumer(redis, [stream], handler, cfg, dead_letter_stream=f"dl-{unique}")
+    entry = await redis.xadd(stream, {"n": "1"})
+    async with running(consumer):
+        await eventually(lambda: asyncio.sleep(0, handler.done), what="retry to succeed")
+    assert handler.seen == [entry, entry]
+    assert handler.done == [entry]
+    assert await pending_count(redis, stream, cfg.group) == 0
+
+
+async def test_own_pending_entries_are_reprocessed_on_start(redis: Redis, unique: str) -> None:
+    """Entries a consumer held when it died are handled when it starts again under its name."""
+    stream, cfg = f"s-{unique}", config(unique, claim_idle_ms=60_000)
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    entry = await redis.xadd(stream, {"n": "1"})
+    await redis.xreadgroup(cfg.group, cfg.consumer, {stream: ">"})  # read, then "crash"
+    handler = Recorder()
+    async with running(StreamConsumer(redis, [stream], handler, cfg)):
+        await eventually(lambda: asyncio.sleep(0, handler.done), what="own pending entry")
+    assert handler.done == [entry]
+    assert await pending_count(redis, stream, cfg.group) == 0
+
+
+async def test_stale_entries_of_a_dead_consumer_are_reclaimed(redis: Redis, unique: str) -> None:
+    """Another consumer takes over an entry left idle by a dead one."""
+    stream, cfg = f"s-{unique}", config(unique, consumer="alive")
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    entry = await redis.xadd(stream, {"n": "1"})
+    await redis.xreadgroup(cfg.group, "dead", {stream: ">"})
+    handler = Recorder()
+    async with running(StreamConsumer(redis, [stream], handler, cfg)):
+        await eventually(lambda: asyncio.sleep(0, handler.done), what="reclaimed entry")
+    assert handler.done == [entry]
+    assert await pending_count(redis, stream, cfg.group) == 0
+
+
+async def test_poison_is_dead_lettered_at_once_and_the_rest_flows(
+    redis: Redis, unique: str
+) -> None:
+    """A PoisonMessage goes to the dead-letter stream after one delivery; later ones succeed."""
+    stream, dead = f"s-{unique}", f"dl-{unique}"
+    cfg = config(unique)
+    bad = await redis.xadd(stream, {"poison": "1"})
+    good = await redis.xadd(stream, {"n": "2"})
+    handler = Recorder()
+    async with running(StreamConsumer(redis, [stream], handler, cfg, dead_letter_stream=dead)):
+        await eventually(lambda: asyncio.sleep(0, handler.done), what="good entry")
+    letters = await redis.xrange(dead)
+    assert [fields["id"] for _, fields in letters] == [bad]
+    assert letters[0][1]["reason"] == "bad payload"
+    assert handler.seen == [bad, good]
+    assert await pending_count(redis, stream, cfg.group) == 0
+
+
+async def test_repeated_failures_are_dead_lettered_after_max_deliveries(
+    redis: Redis, unique: str
+) -> None:
+    """An entry that always fails is delivered max_deliveries times, then dead-lettered."""
+    stream, dead = f"s-{unique}", f"dl-{unique}"
+    cfg = config(unique, max_deliveries=3)
+    handler = Recorder(fail_for=lambda m: True)
+    entry = await redis.xadd(stream, {"n": "1"})
+    async with running(StreamConsumer(redis, [stream], handler, cfg, dead_letter_stream=dead)):
+        await eventually(lambda: redis.xlen(dead), what="dead letter")
+    assert handler.seen == [entry] * 3
+    ((_, letter),) = await redis.xrange(dead)
+    assert letter["reason"] == "delivered 4 times"
+    assert await pending_count(redis, stream, cfg.group) == 0
+
+
+async def test_the_group_is_recreated_after_redis_loses_its_data(
+    redis_server: RedisServer, unique: str
+) -> None:
+    """After Redis restarts empty, the consumer recreates its group and handles new entries."""
+    client = create_redis(redis_server.url)
+    stream, cfg = f"s-{unique}", config(unique)
+    handler = Recorder()
+    try:
+        async with running(StreamConsumer(client, [stream], handler, cfg)):
+            first = await client.xadd(stream, {"n": "1"})
+            await eventually(lambda: asyncio.sleep(0, handler.done), what="first entry")
+            redis_server.kill()
+            shutil.rmtree(redis_server.data_dir)
+            redis_server.start()
+            second = await eventually(
+                lambda: _xadd_when_up(client, stream), timeout=20, what="redis back"
+            )
+            await eventually(
+                lambda: asyncio.sleep(0, second in handler.done), timeout=20, what="second entry"
+            )
+        assert handler.done == [first, second]
+    finally:
+        await client.aclose()
+
+
+async def _xadd_when_up(client: Redis, stream: str) -> str | None:
+    try:
+        return str(await client.xadd(stream, {"n": "2"}))
+    except Exception:
+        return None

@@ -1,0 +1,60 @@
+"""Log lines are structured and never carry a secret."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator
+
+import orjson
+import pytest
+import structlog
+
+from marketpulse_common.logs import configure_logging, get_logger, register_secret
+
+SECRET = "CG-very-secret-key-123"
+
+
+Lines = Callable[[], list[dict[str, object]]]
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    """Configure JSON logging into a buffer; the fixture returns a reader of parsed lines."""
+    out = io.StringIO()
+    configure_logging(service="test", log_format="json", level="debug", stream=out)
+    register_secret(SECRET)
+    yield lambda: [orjson.loads(line) for line in out.getvalue().splitlines() if line]
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
+
+
+def test_secret_named_fields_are_masked(lines: Lines) -> None:
+    """Fields named like key/token/secret/authorization are masked whatever their value."""
+    get_logger().info("call", api_key="abc", headers={"Authorization": "Bearer x"}, n=1)
+    (line,) = lines()
+    assert line["api_key"] == "***"
+    assert line["headers"] == {"Authorization": "***"}
+    assert line["n"] == 1
+
+
+def test_registered_secret_values_are_scrubbed_everywhere(lines: Lines) -> None:
+    """A registered secret is removed from messages, URLs, stdlib records and tracebacks."""
+    log = get_logger()
+    log.info(f"GET https://x/?k={SECRET}", url=f"https://x/?x_cg_demo_api_key={SECRET}")
+    logging.getLogger("uvicorn").warning("key was %s", SECRET)
+    try:
+        raise RuntimeError(f"boom {SECRET}")
+    except RuntimeError:
+        log.exception("failed")
+    text = orjson.dumps(lines()).decode()
+    assert SECRET not in text
+    assert text.count("***") >= 4
+
+
+def test_lines_are_json_with_service_level_and_timestamp(lines: Lines) -> None:
+    """Each JSON line carries the service, level, timestamp and event."""
+    get_logger().warning("hello")
+    (line,) = lines()
+    assert {"service", "level", "timestamp", "event"} <= line.keys()
+    assert line["service"] == "test"
