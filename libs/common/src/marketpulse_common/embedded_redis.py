@@ -81,7 +81,11 @@ class RedisServer:
             "--logfile", str(self.data_dir / "redis.log"),
             "--protected-mode", "yes",
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Own session: a Ctrl-C meant for the supervisor must not stop Redis before the
+        # services have drained into it.
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:

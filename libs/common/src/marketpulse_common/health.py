@@ -10,12 +10,15 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 import time
 
 import orjson
 from redis.asyncio import Redis
 
+from marketpulse_common.connection import create_redis
 from marketpulse_common.keys import health_key, health_pattern
+from marketpulse_common.lifecycle import settings_or_exit
 
 BEACON_INTERVAL_S = 5.0
 # Three missed beats before an instance counts as gone.
@@ -56,3 +59,29 @@ async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, obj
         if raw:
             found.append(orjson.loads(raw))
     return found
+
+
+async def _this_host_is_live(redis_url: str, service: str) -> bool:
+    client = create_redis(redis_url, retries=0)
+    try:
+        prefix = f"{service}-{socket.gethostname()}-"
+        found = await live_instances(client, service)
+        return any(str(b.get("instance", "")).startswith(prefix) for b in found)
+    finally:
+        await client.aclose()
+
+
+def main() -> None:
+    """Container health check: exit 0 when this host's instance of the service is beating."""
+    if len(sys.argv) != 2:
+        raise SystemExit("usage: python -m marketpulse_common.health <service>")
+    settings = settings_or_exit()
+    try:
+        live = asyncio.run(_this_host_is_live(settings.redis_dsn, sys.argv[1]))
+    except Exception as e:
+        raise SystemExit(f"unhealthy: {e}") from None
+    raise SystemExit(0 if live else 1)
+
+
+if __name__ == "__main__":
+    main()

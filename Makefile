@@ -1,0 +1,53 @@
+# Every target bootstraps what it needs: uv (from PyPI, into .tools/ when not on PATH) and the
+# workspace (.venv, from uv.lock). CI runs these same targets through .ci/run.
+SHELL := bash
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV_PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install run demo test lint format bench up down clean
+
+help:
+	@echo "make run | demo | test | lint | format | bench | up | down | clean"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+.venv/.synced: uv.lock pyproject.toml libs/common/pyproject.toml $(wildcard services/*/pyproject.toml) | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+install: .venv/.synced
+
+run: .venv/.synced
+	$(VENV_PY) -m marketpulse_common.supervisor
+
+demo: .venv/.synced
+	MP_SOURCE=simulated MP_SIM_SPEED=$${MP_SIM_SPEED:-60} $(VENV_PY) -m marketpulse_common.supervisor
+
+test: .venv/.synced
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+format: .venv/.synced
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench: .venv/.synced
+	$(VENV_PY) bench/run_all.py --output BENCHMARKS.md
+
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache

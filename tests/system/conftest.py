@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from marketpulse_common.embedded_redis import free_port
+from tests.waiting import eventually_sync
+
+ASSETS = "bitcoin,ethereum"
+
+
+@dataclass
+class Product:
+    """The whole product started as `make demo` starts it, plus its collected output."""
+
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    ws_url: str
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def finished_output(self, timeout: float = 10) -> str:
+        """All output, once the process has exited and its pipe is drained."""
+        if self.reader is not None:
+            self.reader.join(timeout)
+        return self.output()
+
+    def output(self) -> str:
+        return "\n".join(self.lines[-200:])
+
+
+def _collect(proc: subprocess.Popen[bytes], lines: list[str]) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        lines.append(raw.decode(errors="replace").rstrip())
+
+
+def start_product(data_dir: Path, **env: str) -> Product:
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "MP_SOURCE": "simulated",
+        "MP_SIM_SPEED": "300",
+        "MP_ASSETS": ASSETS,
+        "MP_GATEWAY_PORT": str(port),
+        "MP_LOG_FORMAT": "json",
+        "MP_HISTORY_DEPTH": "200",
+        **env,
+    }
+    full_env.pop("MP_REDIS_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marketpulse_common.supervisor", "--data-dir", str(data_dir)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    product = Product(proc, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/v1/stream")
+    product.reader = threading.Thread(target=_collect, args=(proc, product.lines), daemon=True)
+    product.reader.start()
+    return product
+
+
+def stop_product(product: Product, timeout: float = 40) -> int:
+    if product.proc.poll() is None:
+        product.proc.send_signal(signal.SIGINT)
+    try:
+        return product.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        product.proc.kill()
+        product.proc.wait()
+        raise
+
+
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """The product running for a whole test module; it must answer /healthz within 30 s."""
+    running = start_product(tmp_path_factory.mktemp("product"))
+
+    def healthy() -> bool:
+        if running.proc.poll() is not None:
+            raise AssertionError(f"product exited early:\n{running.output()}")
+        try:
+            return httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        eventually_sync(healthy, timeout=30, what="gateway /healthz")
+        yield running
+    finally:
+        stop_product(running)
