@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     api_keys_required: bool = False
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     log_format: LogFormat | None = None
     log_level: LogLevel = "info"
 
