@@ -170,3 +170,20 @@ async def _xadd_when_up(client: Redis, stream: str) -> str | None:
         return str(await client.xadd(stream, {"n": "2"}))
     except Exception:
         return None
+
+
+async def test_dead_consumers_without_pending_work_are_pruned(redis: Redis, unique: str) -> None:
+    """Names left by dead replicas are deleted once idle past the limit, unless they hold work."""
+    stream, cfg = f"s-{unique}", config(unique, prune_idle_ms=50)
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    await redis.xreadgroup(cfg.group, "gone", {stream: ">"})  # nothing to read: no pending
+    await redis.xadd(stream, {"n": "1"})
+    await redis.xreadgroup(cfg.group, "holder", {stream: ">"})  # holds one pending entry
+    consumer = StreamConsumer(redis, [stream], Recorder(), cfg)
+
+    async def pruned() -> bool:
+        await consumer.prune_dead_consumers()
+        names = {str(c["name"]) for c in await redis.xinfo_consumers(stream, cfg.group)}
+        return names == {"holder"}
+
+    await eventually(pruned, what="only the consumer holding work to remain")

@@ -32,6 +32,8 @@ from marketpulse_common.logs import get_logger
 
 log = get_logger(__name__)
 
+PRUNE_INTERVAL_S = 300.0
+
 
 @dataclass(frozen=True, slots=True)
 class StreamMessage:
@@ -52,6 +54,9 @@ class ConsumerConfig:
     # Long enough that a healthy handler never loses its entry to another replica.
     claim_idle_ms: int = 30_000
     claim_interval_s: float = 5.0
+    # Consumer names include the pid, so every restart leaves a name behind; one idle this
+    # long with nothing pending is gone for good and only clutters XINFO.
+    prune_idle_ms: int = 3_600_000
     block_ms: int = 1000
     count: int = 32
 
@@ -89,11 +94,14 @@ class StreamConsumer:
         """Consume until `stop` is set; the message in hand is always finished first."""
         await self._recover(self.ensure_groups)
         await self._recover(self.drain_own_pending)
-        next_claim = 0.0
+        next_claim = next_prune = 0.0
         while not stop.is_set():
             if time.monotonic() >= next_claim:
                 await self._recover(self.reclaim_stale)
                 next_claim = time.monotonic() + self._cfg.claim_interval_s
+            if time.monotonic() >= next_prune:
+                await self._recover(self.prune_dead_consumers)
+                next_prune = time.monotonic() + PRUNE_INTERVAL_S
             await self._recover(self.read_new)
 
     async def _recover(self, step: Callable[[], Awaitable[object]]) -> None:
@@ -150,6 +158,17 @@ class StreamConsumer:
                 await self._handle_batch(stream, live, count_deliveries=True)
                 if start == "0-0":
                     break
+
+    async def prune_dead_consumers(self) -> None:
+        """Delete other consumers idle past `prune_idle_ms` that hold no pending entries."""
+        for stream in self._streams:
+            for info in await self._redis.xinfo_consumers(stream, self._cfg.group):
+                name, idle = str(info["name"]), int(info["idle"])
+                if name == self._cfg.consumer or info["pending"]:
+                    continue
+                if idle > self._cfg.prune_idle_ms:
+                    await self._redis.xgroup_delconsumer(stream, self._cfg.group, name)
+                    log.info("pruned idle consumer", stream=stream, consumer=name, idle_ms=idle)
 
     async def _read(
         self, positions: dict[str, str], block: int | None

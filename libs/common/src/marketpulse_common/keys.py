@@ -9,6 +9,7 @@ Layout (all under the `mp:` namespace):
     mp:deadletter                     messages that failed too often (bounded stream)
     mp:health:<service>:<instance>    liveness beacon with a TTL
     mp:status:<component>             free-form status hash (source status, budgets)
+    mp:sim:clock                      the simulated market's clock anchor (JSON, no TTL)
 
 Names that belong to one asset carry it as a hash tag (`{bitcoin}`) so every key a Lua
 script touches for one channel lives in one Redis Cluster slot.
@@ -137,3 +138,9 @@ def health_pattern(service: str = "*") -> str:
 
 def status_key(component: str) -> str:
     return f"{PREFIX}:status:{component}"
+
+
+def sim_clock_key() -> str:
+    # One simulated market per Redis: every ingestor replica and restart reads this anchor,
+    # so they all agree on market time (and hence on the generated price path).
+    return f"{PREFIX}:sim:clock"

@@ -12,11 +12,12 @@ import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import orjson
 import structlog
 
-from marketpulse_common.settings import LogFormat, LogLevel
+from marketpulse_common.settings import LogFormat, LogLevel, Settings
 
 _SECRET_NAME = re.compile(r"key|token|secret|password|authorization|cookie", re.IGNORECASE)
 MASK = "***"
@@ -29,6 +30,15 @@ def register_secret(value: str | None) -> None:
     """Scrub this exact value from every future log line."""
     if value and len(value) >= _MIN_SECRET_LEN:
         _secrets.add(value)
+
+
+def register_settings_secrets(settings: Settings) -> None:
+    """Register every secret a service may hold: API keys and a Redis URL password."""
+    for secret in (settings.coingecko_api_key, settings.anthropic_api_key):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    if settings.redis_url:
+        register_secret(urlsplit(settings.redis_url).password)
 
 
 def _scrub_text(text: str) -> str:
@@ -137,7 +147,8 @@ def _route_stdlib_logging(shared: list[Any], render: Any, level: LogLevel, out: 
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
     # httpx logs every request URL at INFO; keep it at WARNING so URLs stay out of the logs.
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+    # redis-py 8 logs a debug line per connection about optional server features.
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "redis"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -98,6 +98,12 @@ class Publisher:
         return Published(seq=result[0], epoch=result[1])
 
 
+async def read_version(redis: Redis, channel: Channel) -> int | None:
+    """The `ver` of the stored snapshot (None when unversioned or absent)."""
+    ver = await redis.hget(channel.snapshot_key, "ver")
+    return int(ver) if ver else None
+
+
 async def read_snapshot(redis: Redis, channel: Channel) -> Snapshot | None:
     fields = cast(dict[str, str], await redis.hgetall(channel.snapshot_key))
     return snapshot_from_fields(fields)
