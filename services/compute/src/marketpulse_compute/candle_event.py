@@ -1,0 +1,39 @@
+"""The event compute consumes: a closed candle announced on a `candles:{asset}:{tf}` channel.
+
+Pure: a stream entry's key and fields in, a channel and a validated Candle out. Anything that
+cannot be one is a PoisonMessage, which the consumer dead-letters at once instead of retrying.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.events import Candle, decode_payload
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.timeframes import Timeframe
+
+
+@dataclass(frozen=True, slots=True)
+class CandleEvent:
+    asset: str
+    tf: Timeframe
+    candle: Candle
+
+
+def parse_candle_event(stream_key: str, fields: Mapping[str, str]) -> CandleEvent:
+    """Decode one entry of a candles channel stream; PoisonMessage when it is not one."""
+    try:
+        channel = Channel.from_stream_key(stream_key)
+    except ValueError as e:
+        raise PoisonMessage(f"not a channel stream: {e}") from e
+    if channel.kind is not ChannelKind.CANDLES or channel.tf is None:
+        raise PoisonMessage(f"expected a candles channel, got {channel.name}")
+    schema, data = fields.get("s"), fields.get("d")
+    if schema is None or data is None:
+        raise PoisonMessage("entry has no schema (s) or data (d) field")
+    candle = decode_payload(schema, data)
+    if not isinstance(candle, Candle):
+        raise PoisonMessage(f"expected a candle, got schema {schema!r}")
+    return CandleEvent(asset=channel.asset, tf=channel.tf, candle=candle)
