@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.keys import Channel, ChannelKind
-from marketpulse_common.publisher import Publisher, read_snapshot
+from marketpulse_common.publisher import Publisher, read_snapshot, read_snapshots
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
 
@@ -87,3 +87,18 @@ async def test_trimming_keeps_entries_a_group_has_not_read(redis: Redis, unique:
     await redis.xgroup_create(stream, "g", id=ids[1])
     await trim_stream(redis, stream, maxlen=1)
     assert [e[0] for e in await redis.xrange(stream)] == ids[2:]
+
+
+async def test_snapshots_of_several_channels_are_read_together(redis: Redis, unique: str) -> None:
+    """read_snapshots returns each channel's snapshot (None where absent), with its ver."""
+    pub = Publisher(redis)
+    candles = Channel(ChannelKind.CANDLES, unique, Timeframe.H1)
+    await pub.publish(candles, Candle(t=3600, o=1, h=1, l=1, c=1), ver=3600)
+    await pub.publish(Channel(ChannelKind.TICKER, unique), ticker(unique, 5.0))
+    snaps = await read_snapshots(
+        redis,
+        [candles, Channel(ChannelKind.TICKER, unique), Channel(ChannelKind.SENTIMENT, unique)],
+    )
+    assert snaps[0] is not None and snaps[0].ver == 3600
+    assert snaps[1] is not None and snaps[1].ver is None
+    assert snaps[2] is None

@@ -50,6 +50,9 @@ async def run_beacon(
             await asyncio.wait_for(stop.wait(), BEACON_INTERVAL_S)
         except TimeoutError:
             continue
+    # A clean stop says so at once instead of leaving the beacon to expire.
+    with contextlib.suppress(Exception):
+        await redis.delete(health_key(service, instance))
 
 
 async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, object]]:

@@ -65,6 +65,7 @@ class Snapshot:
     data: str
     seq: str
     epoch: str
+    ver: int | None = None
 
     def decode(self) -> Schema:
         return decode_payload(self.schema, self.data)
@@ -118,4 +119,14 @@ def snapshot_from_fields(fields: dict[str, str]) -> Snapshot | None:
         data=fields["d"],
         seq=fields["seq"],
         epoch=fields["epoch"],
+        ver=int(fields["ver"]) if fields.get("ver") else None,
     )
+
+
+async def read_snapshots(redis: Redis, channels: list[Channel]) -> list[Snapshot | None]:
+    """Several snapshots read in one MULTI: one consistent moment (same slot per asset)."""
+    async with redis.pipeline(transaction=True) as pipe:
+        for channel in channels:
+            pipe.hgetall(channel.snapshot_key)
+        replies = await pipe.execute()
+    return [snapshot_from_fields(cast(dict[str, str], fields)) for fields in replies]

@@ -1,0 +1,44 @@
+"""Put an asset's ticker and indicators into Redis the way the other services do."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from marketpulse_common.events import Sentiment
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.publisher import Published, Publisher, read_snapshot
+from marketpulse_common.timeframes import Timeframe
+from tests.unit.sentiment.inputs_factory import frame, indicators, ticker
+
+PRICE = 100_000.0
+
+
+async def publish_ticker(
+    redis: Redis, asset: str, price: float = PRICE, change: float = 3.0
+) -> None:
+    await Publisher(redis).publish(Channel(ChannelKind.TICKER, asset), ticker(asset, price, change))
+
+
+async def publish_indicators(
+    redis: Redis, asset: str, tf: Timeframe, *, rsi: float = 64.0, window: int = 99
+) -> Published:
+    """Snapshot + event, as compute publishes them (ver = the window's last open time)."""
+    value = indicators(asset, tf, frame(PRICE, trend=0.01, rsi=rsi, hist=50.0), window=window)
+    published = await Publisher(redis).publish(
+        Channel(ChannelKind.INDICATORS, asset, tf), value, ver=value.window.last_open
+    )
+    assert published is not None
+    return published
+
+
+async def stored_sentiment(redis: Redis, asset: str) -> Sentiment | None:
+    snapshot = await read_snapshot(redis, Channel(ChannelKind.SENTIMENT, asset))
+    if snapshot is None:
+        return None
+    value = snapshot.decode()
+    assert isinstance(value, Sentiment)
+    return value
+
+
+async def sentiment_count(redis: Redis, asset: str) -> int:
+    return int(await redis.xlen(Channel(ChannelKind.SENTIMENT, asset).stream_key))

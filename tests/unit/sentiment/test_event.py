@@ -1,0 +1,47 @@
+"""Only a valid indicators event on its own asset's stream triggers a refresh."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketpulse_common.consumer import StreamMessage
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.events import encode_payload
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_sentiment.worker import event_asset
+from tests.unit.sentiment.inputs_factory import frame, indicators, ticker
+
+H1 = Timeframe.H1
+STREAM = Channel(ChannelKind.INDICATORS, "bitcoin", H1).stream_key
+
+
+def message(stream: str, schema: str, data: str) -> StreamMessage:
+    return StreamMessage(stream, "1-0", {"s": schema, "ts": "1", "d": data}, 1)
+
+
+def test_an_indicators_event_names_its_asset() -> None:
+    """The event's stream and payload agree: the asset is returned."""
+    data = encode_payload(indicators("bitcoin", H1, frame(100.0, trend=0, rsi=50, hist=0)))
+    assert event_asset(message(STREAM, "indicators/1", data)) == "bitcoin"
+
+
+@pytest.mark.parametrize(
+    ("stream", "schema", "data"),
+    [
+        (STREAM, "indicators/1", "{not json"),
+        (STREAM, "ticker/1", encode_payload(ticker("bitcoin", 1.0, None))),
+        (
+            STREAM,
+            "indicators/1",
+            encode_payload(indicators("ethereum", H1, {})),
+        ),
+        (Channel(ChannelKind.TICKER, "bitcoin").stream_key, "indicators/1", "{}"),
+        ("somewhere:else", "indicators/1", "{}"),
+    ],
+    ids=["bad-json", "other-schema", "other-asset", "other-kind", "not-a-channel"],
+)
+def test_anything_else_is_poison(stream: str, schema: str, data: str) -> None:
+    """Malformed, mislabelled or misplaced events are dead-lettered, not retried."""
+    with pytest.raises(PoisonMessage):
+        event_asset(message(stream, schema, data))
