@@ -1,0 +1,64 @@
+"""What this gateway serves: the configured assets and timeframes, and the channels they make.
+
+REST and WebSocket both ask the catalog, so "unknown asset", "timeframe not served" and
+"unknown channel" mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_gateway.errors import ProtocolError, UnknownAsset, UnservedTimeframe
+
+# DESIGN §7: the channels a client may subscribe to. Evaluations are REST-only: they change
+# rarely and are too large to be worth streaming.
+ASSET_KINDS = (ChannelKind.TICKER, ChannelKind.SENTIMENT)
+TIMEFRAME_KINDS = (ChannelKind.CANDLES, ChannelKind.INDICATORS, ChannelKind.FORECAST)
+
+
+class Catalog:
+    __slots__ = ("_asset_set", "_tf_set", "assets", "channels", "timeframes")
+
+    def __init__(self, assets: Iterable[str], timeframes: Iterable[Timeframe]) -> None:
+        self.assets = tuple(assets)
+        self.timeframes = tuple(timeframes)
+        self._asset_set = frozenset(self.assets)
+        self._tf_set = frozenset(self.timeframes)
+        self.channels = tuple(self._all_channels())
+
+    def _all_channels(self) -> Iterable[Channel]:
+        for asset in self.assets:
+            for kind in ASSET_KINDS:
+                yield Channel(kind, asset)
+            for tf in self.timeframes:
+                for kind in TIMEFRAME_KINDS:
+                    yield Channel(kind, asset, tf)
+
+    def has_asset(self, asset: str) -> bool:
+        return asset in self._asset_set
+
+    def check_asset(self, asset: str) -> str:
+        if asset not in self._asset_set:
+            raise UnknownAsset(asset)
+        return asset
+
+    def check_timeframe(self, tf: Timeframe) -> Timeframe:
+        if tf not in self._tf_set:
+            raise UnservedTimeframe(tf.value, [t.value for t in self.timeframes])
+        return tf
+
+    def resolve(self, name: str) -> Channel:
+        """The channel a client named; ProtocolError `unknown_channel` if it is not served."""
+        try:
+            channel = Channel.parse(name)
+        except ValueError as e:
+            raise ProtocolError("unknown_channel", str(e), channel=name) from None
+        if channel.asset not in self._asset_set:
+            raise ProtocolError("unknown_channel", "asset is not tracked", channel=name)
+        if channel.tf is not None and channel.tf not in self._tf_set:
+            raise ProtocolError("unknown_channel", "timeframe is not served", channel=name)
+        if channel.kind not in ASSET_KINDS and channel.kind not in TIMEFRAME_KINDS:
+            raise ProtocolError("unknown_channel", f"{channel.kind} is not streamed", channel=name)
+        return channel

@@ -1,0 +1,53 @@
+"""Request dependencies: the running gateway, and path/query parameters checked against it.
+
+Shape errors (asset pattern, timeframe enum, limit bounds) are FastAPI validation → 422;
+well-formed values this gateway does not serve raise the gateway's own errors (404 / 422).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Path, Query
+from starlette.requests import HTTPConnection
+
+from marketpulse_common.keys import ASSET_PATTERN
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_gateway.runtime import Gateway
+
+# A dashboard's chart rarely shows more; the bound keeps one response small and fast.
+MAX_CANDLES = 1000
+DEFAULT_CANDLES = 200
+
+
+def get_gateway(connection: HTTPConnection) -> Gateway:
+    return cast(Gateway, connection.app.state.gateway)
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def tracked_asset(
+    gateway: GatewayDep,
+    asset: Annotated[
+        str,
+        Path(pattern=ASSET_PATTERN, description="CoinGecko coin id, one of MP_ASSETS."),
+    ],
+) -> str:
+    return gateway.catalog.check_asset(asset)
+
+
+def served_timeframe(
+    gateway: GatewayDep,
+    tf: Annotated[
+        Timeframe, Query(description="Candle timeframe; must be one of MP_TIMEFRAMES.")
+    ] = Timeframe.H1,
+) -> Timeframe:
+    return gateway.catalog.check_timeframe(tf)
+
+
+AssetDep = Annotated[str, Depends(tracked_asset)]
+TimeframeDep = Annotated[Timeframe, Depends(served_timeframe)]
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_CANDLES, description="How many of the newest closed candles.")
+]

@@ -1,0 +1,72 @@
+"""`/healthz` (is the process alive) and `/readyz` (should it get traffic)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from marketpulse_common.keys import Channel
+from marketpulse_gateway.dependencies import GatewayDep
+from marketpulse_gateway.errors import StoreUnavailable
+from marketpulse_gateway.problems import Problem, problem_response
+from marketpulse_gateway.readiness import Readiness, RedisReport, assess
+
+router = APIRouter(tags=["operations"])
+
+# An orchestrator probing an unready gateway may try again this soon.
+READY_RETRY_AFTER_S = 5
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+@router.get(
+    "/healthz",
+    response_model=Liveness,
+    responses={503: {"model": Problem, "description": "The stream reader has died."}},
+    summary="Liveness: the process serves and its stream reader runs",
+)
+async def healthz(gateway: GatewayDep) -> Response:
+    if not gateway.reader_alive:
+        # Only a restart brings a dead background task back: say so to the orchestrator.
+        detail = "the stream reader has stopped; restart this gateway"
+        return problem_response(503, "not-alive", "Not alive", detail)
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Problem, "description": "Not ready; the body says why."}},
+    summary="Readiness: Redis reachable, streams followed, data cached (with freshness)",
+)
+async def readyz(gateway: GatewayDep) -> Response:
+    channels = gateway.catalog.channels
+    produced: dict[Channel, float | None] = {}
+    try:
+        started = time.perf_counter()
+        await gateway.cache.ping()
+        latency_ms = round((time.perf_counter() - started) * 1e3, 3)
+        redis = RedisReport(reachable=True, latency_ms=latency_ms)
+        produced = dict(zip(channels, await gateway.cache.produced_at(channels), strict=True))
+    except StoreUnavailable:
+        redis = RedisReport(reachable=False)
+    running = gateway.reader_alive and gateway.reader.ready.is_set()
+    report = assess(
+        gateway.catalog, redis, reader_running=running, produced_at=produced, now=gateway.clock()
+    )
+    if report.ready:
+        return Response(report.model_dump_json(), media_type="application/json")
+    return problem_response(
+        503,
+        "not-ready",
+        "Not ready",
+        "; ".join(report.reasons),
+        headers={"Retry-After": str(READY_RETRY_AFTER_S)},
+        **report.model_dump(mode="json"),
+    )

@@ -1,0 +1,89 @@
+"""The gateway's running parts, opened and closed together by the app's lifespan.
+
+Everything a request or a WebSocket needs hangs off one `Gateway` object; its owner (the
+lifespan) starts the background tasks and cancels them on the way out, then closes Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from marketpulse_common.connection import MAX_BLOCK_MS, create_redis
+from marketpulse_common.health import instance_id, run_beacon
+from marketpulse_common.logs import get_logger
+from marketpulse_common.settings import Settings
+from marketpulse_gateway.cache import RedisCache
+from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.hub import Hub, send_heartbeats
+from marketpulse_gateway.stream_reader import StreamReader
+
+log = get_logger(__name__)
+
+SERVICE = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Knobs of the stream machinery: production defaults; tests shorten the timings."""
+
+    # DESIGN §7: a quiet connection still hears from the server every 15 s.
+    heartbeat_s: float = 15.0
+    # Frames a client may have queued before it counts as slow (4008): about a minute of a
+    # busy dashboard's updates, far more than a healthy client ever holds.
+    outbox_size: int = 1024
+    block_ms: int = MAX_BLOCK_MS
+    # Start-up waits this long for the stream positions, then serves anyway (Redis may be
+    # down; the reader keeps retrying and /readyz says so).
+    ready_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    settings: Settings
+    tuning: Tuning
+    catalog: Catalog
+    cache: RedisCache
+    hub: Hub
+    reader: StreamReader
+    reader_task: asyncio.Task[None]
+    clock: Callable[[], float]
+
+    @property
+    def reader_alive(self) -> bool:
+        return not self.reader_task.done()
+
+
+@asynccontextmanager
+async def open_gateway(
+    settings: Settings, catalog: Catalog, tuning: Tuning, clock: Callable[[], float]
+) -> AsyncIterator[Gateway]:
+    redis = create_redis(settings.redis_dsn, client_name=SERVICE)
+    hub = Hub()
+    reader = StreamReader(redis, catalog.channels, hub, block_ms=tuning.block_ms)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(reader.run(), name="stream-reader"),
+        asyncio.create_task(send_heartbeats(hub, tuning.heartbeat_s, clock), name="heartbeats"),
+        asyncio.create_task(run_beacon(redis, SERVICE, instance_id(SERVICE), stop), name="beacon"),
+    ]
+    try:
+        await _wait_ready(reader, tuning.ready_timeout_s)
+        yield Gateway(settings, tuning, catalog, RedisCache(redis), hub, reader, tasks[0], clock)
+    finally:
+        stop.set()
+        hub.close_all()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await redis.aclose()
+
+
+async def _wait_ready(reader: StreamReader, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(reader.ready.wait(), timeout_s)
+    if not reader.ready.is_set():
+        log.warning("serving before stream positions are known; is Redis reachable?")
