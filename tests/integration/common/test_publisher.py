@@ -102,3 +102,13 @@ async def test_snapshots_of_several_channels_are_read_together(redis: Redis, uni
     assert snaps[0] is not None and snaps[0].ver == 3600
     assert snaps[1] is not None and snaps[1].ver is None
     assert snaps[2] is None
+
+
+async def test_the_source_travels_with_the_value(redis: Redis, unique: str) -> None:
+    """A publisher's source is stored on the snapshot and on each stream entry."""
+    ch = Channel(ChannelKind.TICKER, unique)
+    await Publisher(redis, source="simulated").publish(ch, ticker(unique, 1.0))
+    snap = await read_snapshot(redis, ch)
+    assert snap is not None and snap.source == "simulated"
+    ((_, fields),) = await redis.xrange(ch.stream_key)
+    assert fields["src"] == "simulated"

@@ -42,9 +42,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 or not epoch then
   prev = ''
 end
 local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[1], 'ts', ARGV[2], 'd', ARGV[3],
-                      'prev', prev, 'epoch', epoch)
+                      'prev', prev, 'epoch', epoch, 'src', ARGV[7])
 redis.call('HSET', KEYS[2], 's', ARGV[1], 'ts', ARGV[2], 'd', ARGV[3], 'seq', id,
-           'epoch', epoch, 'ver', ver)
+           'epoch', epoch, 'ver', ver, 'src', ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 return {id, epoch}
 """
@@ -66,14 +66,19 @@ class Snapshot:
     seq: str
     epoch: str
     ver: int | None = None
+    source: str = ""
 
     def decode(self) -> Schema:
         return decode_payload(self.schema, self.data)
 
 
 class Publisher:
-    def __init__(self, redis: Redis) -> None:
+    """Publishes for one producer; `source` says where its values come from (e.g. the
+    upstream, "coingecko" or "simulated", or the deriving service) and travels with them."""
+
+    def __init__(self, redis: Redis, *, source: str = "") -> None:
         self._redis = redis
+        self._source = source
         self._script = redis.register_script(_PUBLISH_LUA)
 
     async def publish(
@@ -92,6 +97,7 @@ class Publisher:
             secrets.token_hex(6),
             "" if ver is None else str(ver),
             SNAPSHOT_TTL_S,
+            self._source,
         ]
         result = await self._script(keys=[channel.stream_key, channel.snapshot_key], args=args)
         if not result:
@@ -120,6 +126,7 @@ def snapshot_from_fields(fields: dict[str, str]) -> Snapshot | None:
         seq=fields["seq"],
         epoch=fields["epoch"],
         ver=int(fields["ver"]) if fields.get("ver") else None,
+        source=fields.get("src", ""),
     )
 
 
