@@ -106,11 +106,174 @@ class Sentiment(Schema):
     created_at: UtcDatetime
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+ForecastSource = Literal["live", "backtest"]
+
+
+class PredictionInterval(Schema):
+    """Central interval of the h-candle simple return at `level` (e.g. 0.9)."""
+
+    level: float = Field(gt=0, lt=1)
+    low: float
+    high: float
+
+
+class FeatureContribution(Schema):
+    """One feature's share of a forecast's logit: coefficient × standardised value."""
+
+    feature: str  # stable key, e.g. "ema_50_gap"
+    name: str  # for people, e.g. "Price vs EMA(50)"
+    value: float  # raw feature value at the forecast's candle
+    z: float  # standardised with the training window's mean and deviation
+    coefficient: float
+    contribution: float  # in logit units; > 0 pushes P(up) above the intercept's
+
+
+class ForecastExplanation(Schema):
+    """logit = intercept + sum(contributions); P(up) = 1 / (1 + exp(-logit))."""
+
+    intercept: float
+    logit: float
+    contributions: list[FeatureContribution]  # largest |contribution| first
+
+
+class BaselineForecast(Schema):
+    p_up: Probability
+    expected_return: float
+
+
+class ForecastBaselines(Schema):
+    """What the reference rules said at the same candle (recorded so scoring needs nothing else)."""
+
+    climatology: BaselineForecast  # P(up) = base rate of the training window
+    persistence: BaselineForecast  # the last move again, at its historical frequency
+
+
+class TrainingWindow(Schema):
+    """The labelled samples the model was fitted on (origins, by candle open time)."""
+
+    samples: int = Field(ge=0)
+    first_origin: int
+    last_origin: int
+    base_rate: Probability
+
+
+class Forecast(Schema):
+    """P(up) and expected return of the next `horizon` candles, made at candle `origin`.
+
+    Returns are simple returns from the close of `origin` to the close of `resolves_at`.
+    `source` is "live" when made as that candle closed, "backtest" when filled in by the
+    walk-forward over cached history (still only from candles up to `origin`).
+    """
+
+    asset: str
+    tf: Timeframe
+    origin: int
+    horizon: int = Field(ge=1)
+    resolves_at: int
+    p_up: Probability
+    expected_return: float
+    interval: PredictionInterval
+    volatility: NonNegative  # EWMA deviation of one candle's log return
+    model_version: str
+    explanation: ForecastExplanation
+    baselines: ForecastBaselines
+    training: TrainingWindow
+    window: CandleWindow
+    source: ForecastSource
+    computed_at: UtcDatetime
+
+
+class PredictorScores(Schema):
+    """Out-of-sample scores of one predictor; None when nothing was scored."""
+
+    hit_rate: Probability | None
+    brier: NonNegative | None
+    log_loss: NonNegative | None
+    return_mae: NonNegative | None
+
+
+SkillVerdict = Literal["beats", "no better", "worse", "insufficient data"]
+
+
+class SkillScore(Schema):
+    """The model against one baseline: 1 - score/score_ref (> 0 means the model is better)."""
+
+    brier_skill: float | None
+    log_loss_skill: float | None
+    return_mae_skill: float | None
+    z: float | None  # paired z of the per-forecast Brier difference (> 0: model better)
+    verdict: SkillVerdict
+
+
+class CalibrationBin(Schema):
+    low: Probability
+    high: Probability
+    count: int = Field(ge=0)
+    mean_p: Probability | None
+    observed: Probability | None  # share of forecasts in the bin that went up
+
+
+class Scorecard(Schema):
+    """Every scored forecast of one kind (all, or live only) against the baselines."""
+
+    n: int = Field(ge=0)
+    base_rate: Probability | None
+    model: PredictorScores
+    climatology: PredictorScores
+    persistence: PredictorScores
+    vs_climatology: SkillScore
+    vs_persistence: SkillScore
+    calibration: list[CalibrationBin]
+    verdict: str
+
+
+DriftStatus = Literal["ok", "warn", "alert"]
+
+
+class FeatureDrift(Schema):
+    feature: str
+    name: str
+    psi: NonNegative
+
+
+class DriftReport(Schema):
+    """Feature drift (PSI, recent vs reference window) and Brier degradation (recent vs all)."""
+
+    status: DriftStatus
+    reasons: list[str]
+    reference_samples: int = Field(ge=0)
+    recent_samples: int = Field(ge=0)
+    psi_max: NonNegative | None
+    features: list[FeatureDrift]  # largest PSI first
+    brier_recent: NonNegative | None
+    brier_long_run: NonNegative | None
+    brier_degradation: float | None  # brier_recent / brier_long_run - 1
+
+
+class Evaluation(Schema):
+    """How the recorded forecasts of one asset/timeframe did, as of candle `as_of`."""
+
+    asset: str
+    tf: Timeframe
+    horizon: int = Field(ge=1)
+    as_of: int
+    window: CandleWindow
+    model_version: str | None
+    recorded: int = Field(ge=0)
+    overall: Scorecard  # live and backtest forecasts together
+    live: Scorecard
+    drift: DriftReport
+    computed_at: UtcDatetime
+
+
 SCHEMAS: dict[str, type[Schema]] = {
     "ticker/1": Ticker,
     "candle/1": Candle,
     "indicators/1": Indicators,
     "sentiment/1": Sentiment,
+    "forecast/1": Forecast,
+    "evaluation/1": Evaluation,
 }
 _SCHEMA_IDS: dict[type[Schema], str] = {model: sid for sid, model in SCHEMAS.items()}
 

@@ -5,6 +5,11 @@ Layout (all under the `mp:` namespace):
     mp:{asset}:stream:<kind>[:<tf>]   channel history stream (XADD by producers; the WS resume log)
     mp:{asset}:snap:<kind>[:<tf>]     latest value of the channel: hash s, ts, d, seq, epoch, ver
     mp:{asset}:candles:<tf>           closed candles, sorted set scored by open time
+    mp:{asset}:forecasts:<tf>         recorded forecasts: hash, candle open time -> Forecast JSON
+    mp:{asset}:sentiment:headlines    recent news headlines matched to the asset (JSON, TTL)
+    mp:{asset}:sentiment:gate         marks a model call for the asset (TTL = min interval)
+    mp:sentiment:budget:<hour>        model calls and tokens used in one hour window
+    mp:sentiment:cooldown             set while the model provider is failing (TTL)
     mp:lease:{<job>}                  single-runner lease (+ `:fence` counter)
     mp:deadletter                     messages that failed too often (bounded stream)
     mp:health:<service>:<instance>    liveness beacon with a TTL
@@ -120,6 +125,11 @@ def candles_key(asset: str, tf: Timeframe) -> str:
     return f"{PREFIX}:{{{asset}}}:candles:{tf.value}"
 
 
+def forecasts_key(asset: str, tf: Timeframe) -> str:
+    # One field per forecast candle, written once (HSETNX): the ledger evaluation scores.
+    return f"{PREFIX}:{{{asset}}}:forecasts:{tf.value}"
+
+
 def lease_key(job: str) -> str:
     return f"{PREFIX}:lease:{{{job}}}"
 
@@ -144,3 +154,21 @@ def sim_clock_key() -> str:
     # One simulated market per Redis: every ingestor replica and restart reads this anchor,
     # so they all agree on market time (and hence on the generated price path).
     return f"{PREFIX}:sim:clock"
+
+
+def sentiment_headlines_key(asset: str) -> str:
+    # In the asset's slot, so the sentiment worker reads it in one MULTI with the snapshots.
+    return f"{PREFIX}:{{{asset}}}:sentiment:headlines"
+
+
+def sentiment_gate_key(asset: str) -> str:
+    return f"{PREFIX}:{{{asset}}}:sentiment:gate"
+
+
+def sentiment_budget_key(window: int) -> str:
+    """Model usage counters of one budget window (hours since the epoch)."""
+    return f"{PREFIX}:sentiment:budget:{window}"
+
+
+def sentiment_cooldown_key() -> str:
+    return f"{PREFIX}:sentiment:cooldown"

@@ -45,6 +45,8 @@ async def _group_floors(redis: Redis, stream: str) -> list[str]:
 
 async def trim_stream(redis: Redis, stream: str, maxlen: int) -> int:
     """Trim `stream` to about `maxlen` entries without passing pending work; returns removed."""
+    if await redis.xlen(stream) <= maxlen:
+        return 0  # the common case: no need to read the tail at all
     tail = cast(
         list[tuple[str, dict[str, str]]], await redis.xrevrange(stream, "+", "-", count=maxlen + 1)
     )

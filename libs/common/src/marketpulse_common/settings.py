@@ -8,12 +8,14 @@ naming the variable (`SettingsError`), never a traceback.
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -82,6 +84,42 @@ class Settings(BaseSettings):
 
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # How long a consumer-group entry may sit idle with one replica before another reclaims
+    # it (ConsumerConfig.claim_idle_ms, same default): longer than any healthy handler runs.
+    claim_idle_ms: int = Field(default=30_000, ge=100, le=3_600_000)
+
+    # Sentiment: time and cost bounds of the model provider, and the optional news feeds.
+    anthropic_timeout_s: float = Field(default=10.0, gt=0, le=120)  # one HTTP request
+    anthropic_max_retries: int = Field(default=2, ge=0, le=5)  # on 429 / 5xx / 529 / timeout
+    # One whole assessment (retries and the corrective second ask included); checked below
+    # against claim_idle_ms so a slow provider never makes another replica reclaim the event.
+    sentiment_deadline_s: float = Field(default=20.0, gt=0)
+    sentiment_min_interval_s: float = Field(default=300.0, ge=0)
+    sentiment_hourly_calls: int = Field(default=60, ge=0)
+    sentiment_hourly_tokens: int = Field(default=150_000, ge=0)
+    news_feeds: Annotated[list[str], NoDecode] = []
+    news_interval_s: float = Field(default=900.0, ge=1)
+
+    @field_validator("sentiment_deadline_s")
+    @classmethod
+    def _deadline_below_claim_idle(cls, value: float, info: ValidationInfo) -> float:
+        claim_idle_ms = info.data.get("claim_idle_ms")
+        if claim_idle_ms is not None and value * 1000 >= claim_idle_ms * 0.9:
+            raise ValueError("must stay below 90 % of MP_CLAIM_IDLE_MS")
+        return value
+
+    @field_validator("news_feeds", mode="before")
+    @classmethod
+    def _news_csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("news_feeds")
+    @classmethod
+    def _news_urls(cls, value: list[str]) -> list[str]:
+        bad = [u for u in value if urlsplit(u).scheme not in ("http", "https")]
+        if bad or not all(urlsplit(u).hostname for u in value):
+            raise ValueError("every feed must be an http(s) URL")
+        return list(dict.fromkeys(value))
 
     log_format: LogFormat | None = None
     log_level: LogLevel = "info"

@@ -1,0 +1,78 @@
+"""The closed-candle cache in Redis: one sorted set per asset/timeframe, scored by open time.
+
+Members are the Candle JSON. A candle is written as "remove whatever has this open time,
+then add", inside one MULTI, so writing the same candle twice leaves one member and a
+corrected candle replaces the old one instead of sitting beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from redis.asyncio import Redis
+
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.events import Candle, decode_payload, encode_payload
+from marketpulse_common.keys import candles_key
+from marketpulse_common.logs import get_logger
+from marketpulse_common.timeframes import Timeframe
+
+log = get_logger(__name__)
+
+CANDLE_SCHEMA = "candle/1"
+
+
+class CandleStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def newest_open(self, asset: str, tf: Timeframe) -> int | None:
+        """Open time of the newest cached candle, or None when the cache is empty."""
+        top = await self._redis.zrevrange(candles_key(asset, tf), 0, 0, withscores=True)
+        return int(top[0][1]) if top else None
+
+    async def write(
+        self, asset: str, tf: Timeframe, candles: Sequence[Candle], *, replace_older: bool = False
+    ) -> None:
+        """Store `candles` (oldest first) idempotently; `replace_older` drops every candle
+        opened before the first of them."""
+        if not candles:
+            return
+        key = candles_key(asset, tf)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if replace_older:
+                pipe.zremrangebyscore(key, "-inf", f"({candles[0].t}")
+            for candle in candles:
+                pipe.zremrangebyscore(key, candle.t, candle.t)
+                pipe.zadd(key, {encode_payload(candle): candle.t})
+            await pipe.execute()
+
+    async def after(self, asset: str, tf: Timeframe, open_time: int) -> list[Candle]:
+        """Cached candles opened after `open_time`, oldest first."""
+        raw = await self._redis.zrangebyscore(candles_key(asset, tf), f"({open_time}", "+inf")
+        return _decode_all(cast(list[str], raw), asset, tf)
+
+    async def newest(self, asset: str, tf: Timeframe) -> Candle | None:
+        raw = await self._redis.zrevrange(candles_key(asset, tf), 0, 0)
+        found = _decode_all(cast(list[str], raw), asset, tf)
+        return found[0] if found else None
+
+    async def trim(self, asset: str, tf: Timeframe, keep: int) -> int:
+        """Drop all but the newest `keep` candles; returns how many went."""
+        return int(await self._redis.zremrangebyrank(candles_key(asset, tf), 0, -(keep + 1)))
+
+
+def _decode_all(raw: Sequence[str], asset: str, tf: Timeframe) -> list[Candle]:
+    candles: list[Candle] = []
+    for member in raw:
+        try:
+            decoded = decode_payload(CANDLE_SCHEMA, member)
+        except PoisonMessage as e:
+            # Only this service writes here; a bad member means someone else did. Skip it
+            # rather than stop publishing the good ones.
+            log.warning("skipping a malformed cached candle", asset=asset, tf=tf, error=str(e))
+            continue
+        assert isinstance(decoded, Candle)
+        candles.append(decoded)
+    return candles
