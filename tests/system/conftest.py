@@ -29,9 +29,11 @@ class Product:
     reader: threading.Thread | None = None
 
     def finished_output(self, timeout: float = 10) -> str:
-        """All output, once the process has exited and its pipe is drained."""
+        """All output, once the process has exited and its pipe is drained and closed."""
         if self.reader is not None:
             self.reader.join(timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         return self.output()
 
     def output(self) -> str:
@@ -78,6 +80,8 @@ def stop_product(product: Product, timeout: float = 40) -> int:
         product.proc.kill()
         product.proc.wait()
         raise
+    finally:
+        product.finished_output()
 
 
 @pytest.fixture(scope="module")

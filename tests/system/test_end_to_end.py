@@ -82,7 +82,9 @@ def test_websocket_gives_a_snapshot_then_ordered_updates(product: Product) -> No
 
     async def session() -> list[dict[str, Any]]:
         async with websockets.connect(product.ws_url, open_timeout=5) as ws:
-            await ws.send(orjson.dumps({"op": "subscribe", "channels": ["ticker:bitcoin"]}))
+            await ws.send(
+                orjson.dumps({"op": "subscribe", "channels": ["ticker:bitcoin"]}).decode()
+            )
             frames: list[dict[str, Any]] = []
             deadline = time.monotonic() + 15
             while sum(f["type"] == "delta" for f in frames) < 3:
