@@ -1,0 +1,34 @@
+"""The services share nothing but Redis: no service imports another, common imports none."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("ingestor", "compute", "sentiment", "gateway")
+PACKAGES = {
+    "marketpulse_common": ROOT / "libs/common/src/marketpulse_common",
+    **{f"marketpulse_{s}": ROOT / f"services/{s}/src/marketpulse_{s}" for s in SERVICES},
+}
+
+
+def imported_packages(package_dir: Path) -> set[str]:
+    found: set[str] = set()
+    for path in package_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    return {name for name in found if name.startswith("marketpulse_")}
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_a_package_imports_only_itself_and_common(package: str) -> None:
+    """A service may import marketpulse_common and itself; common imports no service."""
+    allowed = {package, "marketpulse_common"}
+    assert PACKAGES[package].is_dir()
+    assert imported_packages(PACKAGES[package]) <= allowed
