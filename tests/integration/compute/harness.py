@@ -10,11 +10,18 @@ from typing import cast
 from redis.asyncio import Redis
 
 from marketpulse_common.consumer import ConsumerConfig, StreamConsumer
-from marketpulse_common.events import Candle, Indicators, encode_payload
-from marketpulse_common.keys import Channel, ChannelKind, candles_key
+from marketpulse_common.events import (
+    Candle,
+    Evaluation,
+    Forecast,
+    Indicators,
+    Schema,
+    encode_payload,
+)
+from marketpulse_common.keys import Channel, ChannelKind, candles_key, forecasts_key
 from marketpulse_common.publisher import Publisher, read_snapshot
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_compute.service import GROUP, indicator_consumer
+from marketpulse_compute.service import GROUP, candle_consumer
 from tests.waiting import eventually
 
 TF = Timeframe.H1
@@ -50,9 +57,14 @@ class Market:
     candles: Channel = field(init=False)
     indicators: Channel = field(init=False)
 
+    forecast: Channel = field(init=False)
+    evaluation: Channel = field(init=False)
+
     def __post_init__(self) -> None:
         self.candles = Channel(ChannelKind.CANDLES, self.asset, TF)
         self.indicators = Channel(ChannelKind.INDICATORS, self.asset, TF)
+        self.forecast = Channel(ChannelKind.FORECAST, self.asset, TF)
+        self.evaluation = Channel(ChannelKind.EVALUATION, self.asset, TF)
 
     async def announce(self, candle: Candle) -> str:
         """Publish a candle event as the ingestor does (ver = open time)."""
@@ -82,6 +94,29 @@ class Market:
             return value if value and value.window.last_open == last_open else None
 
         return await eventually(probe, what=f"indicators of the window ending at {last_open}")
+
+    async def latest_of(self, channel: Channel) -> Schema | None:
+        snapshot = await read_snapshot(self.redis, channel)
+        return None if snapshot is None else snapshot.decode()
+
+    async def wait_for_forecast(self, origin: int) -> Forecast:
+        async def probe() -> Forecast | None:
+            value = await self.latest_of(self.forecast)
+            return value if isinstance(value, Forecast) and value.origin == origin else None
+
+        return await eventually(probe, what=f"the forecast made at {origin}")
+
+    async def wait_for_evaluation(self, as_of: int) -> Evaluation:
+        async def probe() -> Evaluation | None:
+            value = await self.latest_of(self.evaluation)
+            return value if isinstance(value, Evaluation) and value.as_of == as_of else None
+
+        return await eventually(probe, what=f"the evaluation as of {as_of}")
+
+    async def ledger(self) -> dict[int, Forecast]:
+        """Every recorded forecast by candle open time."""
+        raw = await self.redis.hgetall(forecasts_key(self.asset, TF))
+        return {int(t): Forecast.model_validate_json(v) for t, v in raw.items()}
 
     async def history_len(self) -> int:
         return int(await self.redis.xlen(self.indicators.stream_key))
@@ -126,7 +161,7 @@ def fast_config(consumer: str) -> ConsumerConfig:
 
 def start_compute(redis: Redis, asset: str) -> tuple[Compute, asyncio.Event, asyncio.Task[None]]:
     dead_letters = f"mp:{asset}:deadletter"
-    consumer = indicator_consumer(
+    consumer = candle_consumer(
         redis, [asset], [TF], fast_config(f"{asset}-c1"), dead_letter_stream=dead_letters
     )
     stop = asyncio.Event()

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from functools import partial
-from urllib.parse import urlsplit
 
 from marketpulse_common.lifecycle import run_until_signalled, settings_or_exit
-from marketpulse_common.logs import configure_logging, register_secret
+from marketpulse_common.logs import configure_logging, register_settings_secrets
 from marketpulse_compute.service import SERVICE, run
 
 
 def main() -> None:
     settings = settings_or_exit()
     configure_logging(service=SERVICE, log_format=settings.log_format, level=settings.log_level)
-    register_secret(urlsplit(settings.redis_dsn).password)
+    register_settings_secrets(settings)
     asyncio.run(run_until_signalled(partial(run, settings)))
 
 

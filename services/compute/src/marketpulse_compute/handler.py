@@ -1,8 +1,11 @@
-"""What compute does with one candle event: the window ending at that candle → Indicators.
+"""What compute does with one candle event: the cached history ending at that candle →
+indicators, a recorded forecast, and an evaluation.
 
-Idempotent by construction: the result is published with ver = the window's last open time,
-so a redelivered event (same window) stores nothing new, and an event older than the stored
-result never replaces it. Raising leaves the entry pending for the consumer to retry.
+Idempotent by construction: indicators, forecast and evaluation are published with ver =
+the candle's open time, so a redelivered event stores nothing new and an event older than
+a stored result never replaces it; the forecast ledger is written once per candle. Each
+result is checked (`Progress`) before anything is computed, so a replay costs a few reads.
+Raising leaves the entry pending for the consumer to retry.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from marketpulse_common.publisher import Publisher
 from marketpulse_compute.candle_cache import read_window
 from marketpulse_compute.candle_event import CandleEvent, parse_candle_event
 from marketpulse_compute.errors import WindowNotReady
+from marketpulse_compute.forecast_store import RECORD_RETENTION
+from marketpulse_compute.forecasting import SOURCE, Forecasting, ForecastingConfig
 from marketpulse_compute.indicator_set import IndicatorParams
+from marketpulse_compute.progress import read_progress
 from marketpulse_compute.window import (
     WINDOW_SIZE,
     Window,
@@ -32,38 +38,61 @@ log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
+# Candles read per event: the forecaster trains and backtests on all of them. Twice the
+# ingestor's default cache (500), so a deeper MP_HISTORY_DEPTH is used, up to this bound
+# on per-event work (1000 candles parse and featurise in a few milliseconds).
+HISTORY_SIZE = 1000
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class IndicatorHandler:
+class CandleHandler:
     def __init__(
         self,
         redis: Redis,
         *,
         params: IndicatorParams | None = None,
+        forecasting: ForecastingConfig | None = None,
         window_size: int = WINDOW_SIZE,
+        history_size: int = HISTORY_SIZE,
         clock: Clock = utc_now,
     ) -> None:
         self._params = params or IndicatorParams()
         check_window_size(self._params, window_size)
+        if not window_size <= history_size <= RECORD_RETENTION:
+            raise ValueError(
+                f"history_size must lie between the window ({window_size}) and the forecast "
+                f"retention ({RECORD_RETENTION}), got {history_size}"
+            )
         self._redis = redis
-        self._publisher = Publisher(redis)
+        self._publisher = Publisher(redis, source=SOURCE)
+        self._forecasting = Forecasting(redis, clock, forecasting)
         self._window_size = window_size
+        self._history_size = history_size
         self._clock = clock
 
     async def __call__(self, msg: StreamMessage) -> None:
         event = parse_candle_event(msg.stream, msg.fields)
-        target = Channel(ChannelKind.INDICATORS, event.asset, event.tf)
-        if await self._stored_version(target) >= event.candle.t:
-            # Replays (a restart, a reclaimed entry) cost one read instead of a computation.
-            log.debug("indicators already current", channel=target.name, t=event.candle.t)
+        t = event.candle.t
+        progress = await read_progress(self._redis, event.asset, event.tf, t)
+        if progress.complete:
+            # Replays (a restart, a reclaimed entry) cost a few reads instead of a computation.
+            log.debug("candle already handled", asset=event.asset, tf=event.tf.value, t=t)
             return
-        window = await self._load_window(event)
-        if window is None:
+        history = await self._load_history(event)
+        if history is None:
             return
+        if not progress.indicators:
+            await self._publish_indicators(event, history)
+        if not progress.forecasting_done:
+            await self._forecasting.handle(event.asset, event.tf, history.columns(), progress)
+
+    async def _publish_indicators(self, event: CandleEvent, history: Window) -> None:
+        window = Window(history.tf, history.candles[-self._window_size :])
         indicators = indicators_for_window(event.asset, window, self._params, self._clock())
+        target = Channel(ChannelKind.INDICATORS, event.asset, event.tf)
         published = await self._publisher.publish(target, indicators, ver=event.candle.t)
         log.debug(
             "indicators computed",
@@ -72,12 +101,12 @@ class IndicatorHandler:
             stored=published is not None,
         )
 
-    async def _load_window(self, event: CandleEvent) -> Window | None:
-        """The cached window ending at the event's candle; None when it can never exist."""
+    async def _load_history(self, event: CandleEvent) -> Window | None:
+        """The cached candles ending at the event's; None when that candle can never come."""
         t = event.candle.t
-        cached = await read_window(self._redis, event.asset, event.tf, t, self._window_size)
-        window = window_from_members(event.tf, cached.members)
-        last = window.last
+        cached = await read_window(self._redis, event.asset, event.tf, t, self._history_size)
+        history = window_from_members(event.tf, cached.members)
+        last = history.last
         if last is None or last.t != t:
             if cached.newer:
                 # Trimmed from the cache or never stored, and newer candles have their own
@@ -88,9 +117,4 @@ class IndicatorHandler:
         if last != event.candle:
             # The cache is the single source of truth; the event only says where to look.
             log.warning("event candle differs from the cache; using the cache", t=t)
-        return window
-
-    async def _stored_version(self, channel: Channel) -> int:
-        # `ver` is the publisher's ordering field in the snapshot hash (see publisher.py).
-        stored = await self._redis.hget(channel.snapshot_key, "ver")
-        return int(stored) if stored else -1
+        return history

@@ -19,10 +19,14 @@ from marketpulse_common.retention import trim_stream
 
 log = get_logger(__name__)
 
-# Entries kept per indicators stream. The history is what WebSocket clients resume from and
-# what a lagging sentiment group catches up on: 1000 entries are ~3.5 days of 5m candles in
-# real time (and ~3 minutes even at MP_SIM_SPEED=300), at about 1 kB each.
+# Entries kept per indicators (and forecast) stream. The history is what WebSocket clients
+# resume from and what a lagging sentiment group catches up on: 1000 entries are ~3.5 days
+# of 5m candles in real time (and ~3 minutes even at MP_SIM_SPEED=300), at 1-2 kB each.
 INDICATORS_MAXLEN = 1000
+FORECAST_MAXLEN = INDICATORS_MAXLEN
+# Evaluations are not a WebSocket channel and each one restates the whole report (~6 kB):
+# a short history is enough to see how the numbers moved lately.
+EVALUATION_MAXLEN = 100
 # A stream overshoots the bound by at most one interval of publishing (one entry per closed
 # candle): a few entries in real time, which is all the precision retention needs.
 TRIM_INTERVAL_S = 60.0

@@ -1,4 +1,4 @@
-"""The compute service: candle events in, indicators out, until told to stop."""
+"""The compute service: candle events in; indicators, forecasts and evaluations out."""
 
 from __future__ import annotations
 
@@ -12,16 +12,29 @@ from marketpulse_common.consumer import ConsumerConfig, StreamConsumer
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel, ChannelKind
 from marketpulse_common.logs import get_logger
+from marketpulse_common.metrics import start_metrics_endpoint
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_compute.handler import IndicatorHandler
-from marketpulse_compute.retention import run_retention
+from marketpulse_compute.forecasting import ForecastingConfig
+from marketpulse_compute.handler import CandleHandler
+from marketpulse_compute.retention import (
+    EVALUATION_MAXLEN,
+    FORECAST_MAXLEN,
+    INDICATORS_MAXLEN,
+    run_retention,
+)
 
 log = get_logger(__name__)
 
 SERVICE = "compute"
 # One group shared by every replica, so each candle event is handled by exactly one of them.
 GROUP = "compute"
+# The channels compute publishes, and how many entries of each one's history it keeps.
+PUBLISHED_MAXLEN = {
+    ChannelKind.INDICATORS: INDICATORS_MAXLEN,
+    ChannelKind.FORECAST: FORECAST_MAXLEN,
+    ChannelKind.EVALUATION: EVALUATION_MAXLEN,
+}
 
 
 def channel_streams(
@@ -30,19 +43,20 @@ def channel_streams(
     return [Channel(kind, asset, tf).stream_key for asset in assets for tf in timeframes]
 
 
-def indicator_consumer(
+def candle_consumer(
     redis: Redis,
     assets: Sequence[str],
     timeframes: Sequence[Timeframe],
     config: ConsumerConfig,
     *,
+    forecasting: ForecastingConfig | None = None,
     dead_letter_stream: str = DEAD_LETTER_STREAM,
 ) -> StreamConsumer:
-    """The consumer of every candles channel, handing each event to an IndicatorHandler."""
+    """The consumer of every candles channel, handing each event to a CandleHandler."""
     return StreamConsumer(
         redis,
         channel_streams(ChannelKind.CANDLES, assets, timeframes),
-        IndicatorHandler(redis),
+        CandleHandler(redis, forecasting=forecasting),
         config,
         dead_letter_stream=dead_letter_stream,
     )
@@ -51,17 +65,20 @@ def indicator_consumer(
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Consume and publish until `stop` is set; the message in hand is finished first."""
     instance = instance_id(SERVICE)
+    # First, so a taken port stops the service before anything is opened.
+    start_metrics_endpoint(settings, SERVICE)
     redis = create_redis(settings.redis_dsn, client_name=instance)
-    config = ConsumerConfig(group=GROUP, consumer=instance)
-    consumer = indicator_consumer(redis, settings.assets, settings.timeframes, config)
-    published = channel_streams(ChannelKind.INDICATORS, settings.assets, settings.timeframes)
-    log.info("compute starting", instance=instance, channels=len(published))
+    config = ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms)
+    consumer = candle_consumer(redis, settings.assets, settings.timeframes, config)
+    log.info("compute starting", instance=instance, assets=len(settings.assets))
     try:
         # A failure in any task cancels the others: a half-running service is worse than a
         # crashed one that its supervisor restarts.
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(run_beacon(redis, SERVICE, instance, stop, {"group": GROUP}))
-            tasks.create_task(run_retention(redis, published, stop))
+            for kind, maxlen in PUBLISHED_MAXLEN.items():
+                streams = channel_streams(kind, settings.assets, settings.timeframes)
+                tasks.create_task(run_retention(redis, streams, stop, maxlen=maxlen))
             tasks.create_task(consumer.run(stop))
     finally:
         await redis.aclose()
@@ -71,4 +88,5 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         processed=stats.processed,
         failed=stats.failed,
         dead_lettered=stats.dead_lettered,
+        reclaimed=stats.reclaimed,
     )

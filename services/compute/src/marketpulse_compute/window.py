@@ -70,16 +70,7 @@ class Window:
         )
 
     def describe(self, columns: Columns | None = None) -> CandleWindow:
-        if not self.candles:
-            raise InvalidWindow("an empty window describes nothing")
-        cols = self.columns() if columns is None else columns
-        return CandleWindow(
-            tf=self.tf,
-            first_open=self.candles[0].t,
-            last_open=self.candles[-1].t,
-            count=len(self.candles),
-            input_hash=input_hash(cols),
-        )
+        return describe_columns(self.tf, self.columns() if columns is None else columns)
 
 
 def input_hash(columns: Columns) -> str:
@@ -97,6 +88,32 @@ def input_hash(columns: Columns) -> str:
             "c": columns.close,
             "v": columns.volume,
         }
+    )
+
+
+def columns_head(columns: Columns, count: int) -> Columns:
+    """The first `count` candles of `columns` (a history as it stood at an earlier candle)."""
+    c = columns
+    return Columns(
+        open_time=c.open_time[:count],
+        open=c.open[:count],
+        high=c.high[:count],
+        low=c.low[:count],
+        close=c.close[:count],
+        volume=None if c.volume is None else c.volume[:count],
+    )
+
+
+def describe_columns(tf: Timeframe, columns: Columns) -> CandleWindow:
+    """The CandleWindow of non-empty columns, without rebuilding their candles."""
+    if columns.open_time.size == 0:
+        raise InvalidWindow("an empty window describes nothing")
+    return CandleWindow(
+        tf=tf,
+        first_open=int(columns.open_time[0]),
+        last_open=int(columns.open_time[-1]),
+        count=int(columns.open_time.size),
+        input_hash=input_hash(columns),
     )
 
 

@@ -1,0 +1,106 @@
+"""Features are backward-looking, scale-free numbers derived from the cached candles."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from marketpulse_compute import indicators as ind
+from marketpulse_compute.features import (
+    FeatureParams,
+    build_features,
+    feature_keys,
+    log_return,
+    volume_zscore,
+)
+from marketpulse_compute.window import columns_head
+from tests.unit.compute.series import random_walk, with_new_future
+
+PARAMS = FeatureParams()
+
+
+def test_the_matrix_has_one_row_per_candle_and_one_column_per_feature() -> None:
+    """Keys, names and columns line up; the key list matches feature_keys()."""
+    cols = random_walk(120)
+    features = build_features(cols)
+    assert features.values.shape == (120, len(features.keys))
+    assert len(features.names) == len(features.keys)
+    assert list(features.keys) == feature_keys(PARAMS, with_volume=True)
+    assert "volume_z" in features.keys
+
+
+def test_without_volume_there_is_no_volume_feature() -> None:
+    """A history without volume drops the volume z-score and keeps the rest."""
+    features = build_features(random_walk(120, volume=False))
+    assert "volume_z" not in features.keys
+    assert list(features.keys) == feature_keys(PARAMS, with_volume=False)
+
+
+def test_rows_become_complete_after_the_longest_lookback() -> None:
+    """EMA(50) is the longest lookback: the first complete row is index 49."""
+    features = build_features(random_walk(120))
+    complete = features.complete_rows()
+    assert not complete[:49].any()
+    assert complete[49:].all()
+
+
+def test_a_row_depends_only_on_candles_up_to_it() -> None:
+    """Replacing every candle after k leaves rows 0..k bit-for-bit unchanged."""
+    cols = random_walk(200, seed=5)
+    k = 140
+    before = build_features(cols).values[: k + 1]
+    after = build_features(with_new_future(cols, k, seed=99)).values[: k + 1]
+    np.testing.assert_array_equal(before, after)
+    prefix = build_features(columns_head(cols, k + 1)).values
+    np.testing.assert_array_equal(before, prefix)
+
+
+def test_values_follow_their_definitions() -> None:
+    """Spot checks at the last row: returns, RSI - 50, EMA gap, ATR / price."""
+    cols = random_walk(150, seed=3)
+    features = build_features(cols)
+    last = dict(zip(features.keys, features.values[-1], strict=True))
+    c = cols.close
+    assert math.isclose(last["ret_1"], math.log(c[-1] / c[-2]))
+    assert math.isclose(last["ret_12"], math.log(c[-1] / c[-13]))
+    assert math.isclose(last["rsi_14"], ind.rsi(c, 14)[-1] - 50)
+    assert math.isclose(last["ema_50_gap"], c[-1] / ind.ema(c, 50)[-1] - 1)
+    assert math.isclose(last["atr_14"], ind.atr(cols.high, cols.low, c, 14)[-1] / c[-1])
+    bands = ind.bollinger(c, 20, 2.0)
+    expected_b = (c[-1] - bands.lower[-1]) / (bands.upper[-1] - bands.lower[-1])
+    assert math.isclose(last["bb_pct_b"], expected_b)
+
+
+def test_log_return_over_a_span() -> None:
+    """log(c[j] / c[j - span]) with NaN for the first `span` rows."""
+    close = np.array([100.0, 110.0, 121.0, 133.1])
+    out = log_return(close, 2)
+    assert np.isnan(out[:2]).all()
+    np.testing.assert_allclose(out[2:], [math.log(1.21), math.log(1.21)])
+
+
+def test_volume_zscore_of_a_flat_window_is_zero_and_a_spike_is_positive() -> None:
+    """Flat volume scores 0 (not NaN); a spike at the end scores well above 0."""
+    flat = volume_zscore(np.full(10, 5.0), 5)
+    assert np.isnan(flat[:4]).all()
+    assert (flat[4:] == 0.0).all()
+    spiked = volume_zscore(np.array([5.0, 5.0, 5.0, 5.0, 500.0]), 5)
+    expected = np.log1p(np.array([5.0, 5.0, 5.0, 5.0, 500.0]))
+    z = (expected[-1] - expected.mean()) / expected.std()
+    assert math.isclose(spiked[-1], z)
+    assert spiked[-1] > 1.5
+
+
+def test_percent_b_is_one_half_when_the_bands_close() -> None:
+    """A flat market has zero band width: %b is 0.5, not a division by zero."""
+    cols = random_walk(80)
+    flat = cols._replace(
+        close=np.full(80, 50.0),
+        open=np.full(80, 50.0),
+        high=np.full(80, 50.0),
+        low=np.full(80, 50.0),
+    )
+    features = build_features(flat)
+    k = features.keys.index("bb_pct_b")
+    assert (features.values[19:, k] == 0.5).all()
