@@ -1,14 +1,15 @@
-"""Put an asset's ticker and indicators into Redis the way the other services do."""
+"""Put an asset's cached state into Redis the way the other services (and the news job) do."""
 
 from __future__ import annotations
 
+import orjson
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Sentiment
-from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.keys import Channel, ChannelKind, sentiment_headlines_key
 from marketpulse_common.publisher import Published, Publisher, read_snapshot
 from marketpulse_common.timeframes import Timeframe
-from tests.unit.sentiment.inputs_factory import frame, indicators, ticker
+from tests.unit.sentiment.inputs_factory import evaluation, forecast, frame, indicators, ticker
 
 PRICE = 100_000.0
 
@@ -42,3 +43,23 @@ async def stored_sentiment(redis: Redis, asset: str) -> Sentiment | None:
 
 async def sentiment_count(redis: Redis, asset: str) -> int:
     return int(await redis.xlen(Channel(ChannelKind.SENTIMENT, asset).stream_key))
+
+
+async def publish_forecast(
+    redis: Redis, asset: str, tf: Timeframe, p_up: float, *, origin: int = 99
+) -> Published:
+    """Forecast and its evaluation snapshots, as compute publishes them."""
+    value = forecast(asset, tf, p_up, origin=origin)
+    published = await Publisher(redis).publish(
+        Channel(ChannelKind.FORECAST, asset, tf), value, ver=value.origin
+    )
+    await Publisher(redis).publish(
+        Channel(ChannelKind.EVALUATION, asset, tf), evaluation(asset, tf), ver=value.origin
+    )
+    assert published is not None
+    return published
+
+
+async def store_headlines(redis: Redis, asset: str, titles: list[str]) -> None:
+    """What the news job leaves for the asset."""
+    await redis.set(sentiment_headlines_key(asset), orjson.dumps(titles).decode(), ex=600)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from redis.asyncio import Redis
 
+from marketpulse_common.events import Sentiment
 from marketpulse_common.health import live_instances
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.settings import Settings, load_settings
@@ -136,3 +137,25 @@ async def test_sentiment_streams_are_trimmed_to_their_maxlen(redis: Redis, uniqu
         await asyncio.wait_for(task, 5)
     newest = await redis.xrevrange(stream, count=1)
     assert newest[0][1] == {"n": str(SENTIMENT_STREAM_MAXLEN + 49)}
+
+
+async def test_without_a_key_the_heuristic_serves_every_asset(
+    redis: Redis, redis_url: str, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ANTHROPIC_API_KEY and no provider chosen: every asset read by the rules, saying so."""
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("MP_SENTIMENT_PROVIDER", raising=False)
+    assets = [f"{unique}{n}" for n in range(3)]
+    settings = load_settings(redis_url=redis_url, assets=assets, timeframes=["1h"])
+    assert settings.sentiment == "heuristic"
+    for asset in assets:
+        await publish_ticker(redis, asset)
+        await publish_indicators(redis, asset, H1)
+
+    async def every_asset_read() -> list[Sentiment | None] | None:
+        found = [await stored_sentiment(redis, a) for a in assets]
+        return found if all(found) else None
+
+    async with running(settings):
+        found = await eventually(every_asset_read, what="a sentiment for every asset")
+    assert all(s is not None and s.provider == "heuristic" and not s.fallback for s in found)

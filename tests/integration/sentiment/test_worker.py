@@ -10,6 +10,7 @@ from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment.providers import HeuristicProvider
 from marketpulse_sentiment.worker import SentimentWorker
 from tests.integration.sentiment.cache_seed import (
+    publish_forecast,
     publish_indicators,
     publish_ticker,
     sentiment_count,
@@ -91,3 +92,27 @@ async def test_an_unreadable_ticker_snapshot_is_ignored(redis: Redis, unique: st
     assert await worker(redis).refresh(unique) is not None
     s = await stored_sentiment(redis, unique)
     assert s is not None and not any(d.startswith("24 h change") for d in s.drivers)
+
+
+async def test_forecasts_and_their_evaluation_are_read(redis: Redis, unique: str) -> None:
+    """The cached forecast and its track record reach the reading and its drivers."""
+    await publish_ticker(redis, unique)
+    await publish_indicators(redis, unique, H1)
+    await publish_forecast(redis, unique, H1, 0.64)
+    assert await worker(redis).refresh(unique) is not None
+    s = await stored_sentiment(redis, unique)
+    assert s is not None
+    assert any(d.startswith("Forecast P(up) 64% on 1h (beats the base rate)") for d in s.drivers)
+
+
+async def test_a_forecast_landing_after_its_indicators_republishes(
+    redis: Redis, unique: str
+) -> None:
+    """A forecast published after the sentiment was made raises the ver: a new reading."""
+    await publish_ticker(redis, unique)
+    await publish_indicators(redis, unique, H1)
+    w = worker(redis)
+    await w.refresh(unique)
+    await publish_forecast(redis, unique, H1, 0.3)
+    assert await w.refresh(unique) is not None
+    assert await sentiment_count(redis, unique) == 2

@@ -1,4 +1,4 @@
-"""Only a valid indicators event on its own asset's stream triggers a refresh."""
+"""Only a valid indicators or forecast event on its own channel triggers a refresh."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from marketpulse_common.events import encode_payload
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment.worker import event_asset
-from tests.unit.sentiment.inputs_factory import frame, indicators, ticker
+from tests.unit.sentiment.inputs_factory import forecast, frame, indicators, ticker
 
 H1 = Timeframe.H1
 STREAM = Channel(ChannelKind.INDICATORS, "bitcoin", H1).stream_key
@@ -26,6 +26,13 @@ def test_an_indicators_event_names_its_asset() -> None:
     assert event_asset(message(STREAM, "indicators/1", data)) == "bitcoin"
 
 
+def test_a_forecast_event_names_its_asset() -> None:
+    """Forecast events trigger a refresh too (a forecast lands after its indicators)."""
+    stream = Channel(ChannelKind.FORECAST, "bitcoin", H1).stream_key
+    data = encode_payload(forecast("bitcoin", H1, 0.6))
+    assert event_asset(message(stream, "forecast/1", data)) == "bitcoin"
+
+
 @pytest.mark.parametrize(
     ("stream", "schema", "data"),
     [
@@ -36,10 +43,26 @@ def test_an_indicators_event_names_its_asset() -> None:
             "indicators/1",
             encode_payload(indicators("ethereum", H1, {})),
         ),
+        (STREAM, "indicators/1", encode_payload(indicators("bitcoin", Timeframe.D1, {}))),
+        (STREAM, "forecast/1", encode_payload(forecast("bitcoin", H1, 0.6))),
         (Channel(ChannelKind.TICKER, "bitcoin").stream_key, "indicators/1", "{}"),
+        (
+            Channel(ChannelKind.EVALUATION, "bitcoin", H1).stream_key,
+            "indicators/1",
+            encode_payload(indicators("bitcoin", H1, {})),
+        ),
         ("somewhere:else", "indicators/1", "{}"),
     ],
-    ids=["bad-json", "other-schema", "other-asset", "other-kind", "not-a-channel"],
+    ids=[
+        "bad-json",
+        "other-schema",
+        "other-asset",
+        "other-timeframe",
+        "forecast-on-indicators",
+        "other-kind",
+        "evaluation-stream",
+        "not-a-channel",
+    ],
 )
 def test_anything_else_is_poison(stream: str, schema: str, data: str) -> None:
     """Malformed, mislabelled or misplaced events are dead-lettered, not retried."""

@@ -10,11 +10,18 @@ Layout (all under the `mp:` namespace):
     mp:{asset}:sentiment:gate         marks a model call for the asset (TTL = min interval)
     mp:sentiment:budget:<hour>        model calls and tokens used in one hour window
     mp:sentiment:cooldown             set while the model provider is failing (TTL)
+    mp:apikey:<id>                    gateway API key: hash digest, name, created_at, revoked_at
+    mp:apikeys                        set of every API key id (for listing)
+    mp:ratelimit:<subject>            gateway rate-limit state of one key or client IP (GCRA)
     mp:lease:{<job>}                  single-runner lease (+ `:fence` counter)
     mp:deadletter                     messages that failed too often (bounded stream)
     mp:health:<service>:<instance>    liveness beacon with a TTL
     mp:status:<component>             free-form status hash (source status, budgets)
     mp:sim:clock                      the simulated market's clock anchor (JSON, no TTL)
+    mp:{asset}:gaps:<tf>              candle holes the ingestor tried to repair: open -> attempts
+    mp:upstream:{<host>}:calls        upstream call log, sorted set scored by call time (ms)
+    mp:upstream:{<host>}:month:<ym>   upstream calls in one UTC month (counter)
+    mp:upstream:{<host>}:gate         upstream pause (429) and circuit breaker state (hash)
 
 Names that belong to one asset carry it as a hash tag (`{bitcoin}`) so every key a Lua
 script touches for one channel lives in one Redis Cluster slot.
@@ -130,6 +137,21 @@ def forecasts_key(asset: str, tf: Timeframe) -> str:
     return f"{PREFIX}:{{{asset}}}:forecasts:{tf.value}"
 
 
+def api_key_key(key_id: str) -> str:
+    # Only the SHA-256 digest of a key is stored; the id is the lookup prefix a key carries.
+    return f"{PREFIX}:apikey:{key_id}"
+
+
+def api_key_index_key() -> str:
+    return f"{PREFIX}:apikeys"
+
+
+def rate_limit_key(subject: str) -> str:
+    # One GCRA "theoretical arrival time" per subject (`key:<id>` or `ip:<address>`); it
+    # expires once the subject's budget is full again, so idle clients leave nothing behind.
+    return f"{PREFIX}:ratelimit:{subject}"
+
+
 def lease_key(job: str) -> str:
     return f"{PREFIX}:lease:{{{job}}}"
 
@@ -148,6 +170,25 @@ def health_pattern(service: str = "*") -> str:
 
 def status_key(component: str) -> str:
     return f"{PREFIX}:status:{component}"
+
+
+def gap_attempts_key(asset: str, tf: Timeframe) -> str:
+    # Bounds how often one hole the upstream cannot fill is asked for again.
+    return f"{PREFIX}:{{{asset}}}:gaps:{tf.value}"
+
+
+def upstream_calls_key(host: str) -> str:
+    # The upstream keys share the host's hash tag: one Lua script reads and writes them all.
+    return f"{PREFIX}:upstream:{{{host}}}:calls"
+
+
+def upstream_month_key(host: str, month: str) -> str:
+    """Calls to `host` in one UTC month (`month` is "YYYY-MM")."""
+    return f"{PREFIX}:upstream:{{{host}}}:month:{month}"
+
+
+def upstream_gate_key(host: str) -> str:
+    return f"{PREFIX}:upstream:{{{host}}}:gate"
 
 
 def sim_clock_key() -> str:

@@ -148,7 +148,11 @@ def _route_stdlib_logging(shared: list[Any], render: Any, level: LogLevel, out: 
     root.setLevel(_LEVELS[level])
     # httpx logs every request URL at INFO; keep it at WARNING so URLs stay out of the logs.
     # redis-py 8 logs a debug line per connection about optional server features.
-    noisy_loggers = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler")
+    # The Anthropic SDK ships its own httpx fork (httpx2/httpcore2) with the same habit.
+    noisy_loggers = (
+        *("httpx", "httpcore", "httpx2", "httpcore2"),
+        *("apscheduler.executors.default", "apscheduler.scheduler"),
+    )
     for noisy in (*noisy_loggers, "redis"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

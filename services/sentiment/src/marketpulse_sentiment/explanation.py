@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from marketpulse_common.events import SkillVerdict
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment.reading import FrameReading, Reading
 
@@ -86,13 +87,35 @@ def _change_driver(reading: Reading) -> str | None:
     return f"24 h change {number(reading.change_24h_pct, '+.1f')}%"
 
 
+_SKILL_WORDS: dict[SkillVerdict | None, str] = {
+    "beats": "beats the base rate",
+    "no better": "no better than the base rate",
+    "worse": "worse than the base rate, ignored",
+    "insufficient data": "too few scored",
+    None: "not scored yet",
+}
+
+
+def _forecast_driver(reading: Reading) -> str | None:
+    if not reading.forecasts:
+        return None
+    parts = [
+        f"{view.p_up:.0%} on {tf.value} ({_SKILL_WORDS[view.skill]})"
+        for tf, view in reading.forecasts
+    ]
+    return "Forecast P(up) " + "; ".join(parts)
+
+
 def drivers(reading: Reading) -> list[str]:
+    # Most telling first: when there are more than five, the volatility (also named in the
+    # summary) is the one left out.
     found = [
         _trend_driver(reading),
         _rsi_driver(reading),
         _macd_driver(reading),
-        _volatility_driver(reading),
+        _forecast_driver(reading),
         _change_driver(reading),
+        _volatility_driver(reading),
     ]
     return [fit(d, DRIVER_MAX) for d in found if d][:MAX_DRIVERS]
 
@@ -103,6 +126,8 @@ def summary(reading: Reading) -> str:
         parts.append("trend " + direction(reading.trend, "up", "down", "sideways"))
     if reading.momentum is not None:
         parts.append("momentum " + direction(reading.momentum, "positive", "negative", "mixed"))
+    if reading.forecast is not None:
+        parts.append("forecast " + direction(reading.forecast, "leans up", "leans down", "flat"))
     if reading.regime is not None:
         parts.append(f"volatility {reading.regime}")
     if reading.change_24h_pct is not None:

@@ -9,11 +9,16 @@ averaged over the timeframes that have it:
 - momentum: RSI as (RSI - 50) / 20 clamped, so 70 reads +1 and 30 reads -1, averaged with
   MACD as the mean of sign(histogram) (above / below its signal) and sign(MACD) (fast EMA
   above / below the slow one);
-- 24 h change: tanh(change % / 5), so a 5 % day reads about ±0.76.
+- 24 h change: tanh(change % / 5), so a 5 % day reads about ±0.76;
+- forecast: compute's P(up) as tanh((P(up) - 0.5) / 0.1), so 0.6 reads +0.76, scaled by how
+  far its record earns trust: 1 when its scored forecasts beat the base rate, 0.5 while
+  unproven (no better, too few scored, no evaluation yet), left out when it does worse;
+  halved again while its features drift (`alert`).
 
-score = the weighted mean of the components present (trend 0.45, momentum 0.35,
-24 h change 0.20: the slower the evidence, the more it counts). label = bullish when
-score >= 0.2, bearish when <= -0.2, else neutral.
+score = the weighted mean of the components present (trend 0.40, momentum 0.30, 24 h change
+0.15, forecast 0.15: the slower the evidence, the more it counts, and a model's opinion no
+more than the day's move). label = bullish when score >= 0.2, bearish when <= -0.2, else
+neutral.
 
 confidence = coverage × (0.4 + 0.3 × agreement + 0.3 × |score|) × volatility factor, where
 coverage is the weight of the components present, agreement is |Σ w·c| / Σ w·|c| (1 when
@@ -31,8 +36,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from statistics import fmean
 
-from marketpulse_common.events import Sentiment, SentimentLabel
+from marketpulse_common.events import Sentiment, SentimentLabel, SkillVerdict
 from marketpulse_sentiment.explanation import describe
+from marketpulse_sentiment.forecast_view import ForecastView
 from marketpulse_sentiment.inputs import SentimentInput
 from marketpulse_sentiment.reading import FrameReading, Reading, Regime
 from marketpulse_sentiment.signals import FrameSignals, finite, read_frame
@@ -43,7 +49,16 @@ TREND_GAP_SCALE = 0.02
 EMA_FLAT_BAND = 0.001
 RSI_SPAN = 20.0
 CHANGE_SCALE_PCT = 5.0
-WEIGHTS = {"trend": 0.45, "momentum": 0.35, "change": 0.20}
+FORECAST_SPAN = 0.1
+WEIGHTS = {"trend": 0.40, "momentum": 0.30, "change": 0.15, "forecast": 0.15}
+FORECAST_TRUST: dict[SkillVerdict | None, float] = {
+    "beats": 1.0,
+    "no better": 0.5,
+    "insufficient data": 0.5,
+    None: 0.5,
+    "worse": 0.0,
+}
+DRIFT_ALERT_TRUST = 0.5
 LABEL_THRESHOLD = 0.2
 # Daily-equivalent volatility bands: for large caps a 2-4 % daily move is ordinary.
 CALM_DAILY_VOL = 0.015
@@ -116,6 +131,16 @@ def read_frames(inp: SentimentInput) -> tuple[FrameReading, ...]:
     return tuple(frames)
 
 
+def forecast_lean_of(view: ForecastView) -> float | None:
+    """One timeframe's forecast as a component; None when its record earns no trust."""
+    trust = FORECAST_TRUST[view.skill]
+    if view.drift == "alert":
+        trust *= DRIFT_ALERT_TRUST
+    if trust == 0.0:
+        return None
+    return trust * math.tanh((view.p_up - 0.5) / FORECAST_SPAN)
+
+
 def _overflow_safe_mean(values: Sequence[float | None]) -> float | None:
     # fmean/fsum raise on an intermediate overflow; dividing first keeps huge inputs finite.
     present = [v for v in values if v is not None]
@@ -150,6 +175,7 @@ def read(inp: SentimentInput) -> Reading:
         "trend": _mean([f.trend for f in frames]),
         "momentum": _mean([f.momentum for f in frames]),
         "change": None if change_pct is None else math.tanh(change_pct / CHANGE_SCALE_PCT),
+        "forecast": _mean([forecast_lean_of(v) for v in inp.forecasts.values()]),
     }
     score, confidence = combine(components)
     daily_vol = _overflow_safe_mean([f.daily_volatility for f in frames])
@@ -163,6 +189,8 @@ def read(inp: SentimentInput) -> Reading:
         momentum=components["momentum"],
         change=components["change"],
         change_24h_pct=change_pct,
+        forecast=components["forecast"],
+        forecasts=tuple(sorted(inp.forecasts.items(), key=lambda item: item[0].seconds)),
         daily_volatility=daily_vol,
         regime=regime,
         score=round(score, 3),

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from marketpulse_common.events import SentimentLabel
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_sentiment.forecast_view import ForecastView
 from marketpulse_sentiment.signals import FrameSignals
 
 Regime = Literal["calm", "normal", "high"]
@@ -31,6 +33,8 @@ class Reading:
     momentum: float | None
     change: float | None
     change_24h_pct: float | None
+    forecast: float | None
+    forecasts: tuple[tuple[Timeframe, ForecastView], ...]
     daily_volatility: float | None
     regime: Regime | None
     score: float

@@ -1,10 +1,11 @@
 """The `ver` a sentiment is published with: where its inputs stood in their streams.
 
 The publisher drops a value whose ver is not greater than the stored one. A sentiment is
-derived from the indicator snapshots of every timeframe, so its ver must grow whenever any
-of them moves on, and stay put when nothing did. Window times cannot do that: the 5m and 1h
-windows that both close at 10:00 would give the same "newest" time, and the second event
-(a genuine change) would be dropped.
+derived from the indicator, forecast and evaluation snapshots of every timeframe, so its ver
+must grow whenever any of them moves on, and stay put when nothing did (the ticker and the
+headlines are read too, but only a derived snapshot moving on makes a new reading). Window
+times cannot do that: the 5m and 1h windows that both close at 10:00 would give the same
+"newest" time, and the second event (a genuine change) would be dropped.
 
 The snapshots' stream positions (`seq`, "<ms>-<n>", assigned by Redis when compute published
 them) can. Redis issues them from its own clock, so a snapshot published after we last read

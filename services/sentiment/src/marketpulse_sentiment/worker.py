@@ -1,10 +1,17 @@
-"""Turn an indicators event into (at most) one new sentiment for its asset.
+"""Turn an indicators or forecast event into (at most) one new sentiment for its asset.
 
 The event only says "asset A changed"; the worker then reads A's whole cached state, so
-every replica, whichever event it got, computes from the same source of truth. Two checks
-keep the output idempotent and cheap:
-- the input hash: an input (rounded) equal to the stored sentiment's is not assessed again;
-- the ver (see version.py): a state not newer than the stored one is never published.
+every replica, whichever event it got, computes from the same source of truth. Checks that
+cost nothing come before the provider, which may cost money:
+- the ver (see version.py): a state not newer than the stored one (a re-delivered or
+  reclaimed event, a slower replica) is dropped before anything is asked;
+- the input hash: an input (rounded) equal to the stored sentiment's is not assessed again.
+
+When the provider cannot answer (interval, budget, cooldown, outage) the last reading stays
+served: the gateway marks it stale by age, and no other service notices. Only when there is
+no reading yet, or the stored one is already a fallback, is the rule-based reading published
+in its place (`fallback=True`), stamped with the heuristic's own input hash so the model is
+asked again as soon as it may be.
 """
 
 from __future__ import annotations
@@ -16,17 +23,23 @@ from redis.asyncio import Redis
 
 from marketpulse_common.consumer import StreamMessage
 from marketpulse_common.errors import PoisonMessage
-from marketpulse_common.events import Indicators, decode_payload
+from marketpulse_common.events import Sentiment, decode_payload
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Published, Publisher
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_sentiment.cache import read_asset_state
-from marketpulse_sentiment.inputs import build_input, input_hash
+from marketpulse_sentiment import heuristic
+from marketpulse_sentiment.cache import AssetState, read_asset_state
+from marketpulse_sentiment.errors import ProviderUnavailable
+from marketpulse_sentiment.inputs import SentimentInput, build_input, input_hash
+from marketpulse_sentiment.metrics import MODEL_SKIPPED, PUBLISHED
 from marketpulse_sentiment.providers import Provider
 from marketpulse_sentiment.version import version_of
 
 log = get_logger(__name__)
+
+# The channels whose events trigger a refresh (evaluations change slowly and are read anyway).
+TRIGGER_KINDS = (ChannelKind.INDICATORS, ChannelKind.FORECAST)
 
 
 def _utc_now() -> datetime:
@@ -34,17 +47,25 @@ def _utc_now() -> datetime:
 
 
 def event_asset(msg: StreamMessage) -> str:
-    """The asset an indicators event is about; PoisonMessage for anything else."""
+    """The asset an indicators or forecast event is about; PoisonMessage for anything else."""
     try:
         channel = Channel.from_stream_key(msg.stream)
     except ValueError as e:
         raise PoisonMessage(f"not a channel stream: {msg.stream}") from e
-    if channel.kind is not ChannelKind.INDICATORS:
-        raise PoisonMessage(f"not an indicators stream: {msg.stream}")
+    if channel.kind not in TRIGGER_KINDS:
+        raise PoisonMessage(f"not an indicators or forecast stream: {msg.stream}")
     value = decode_payload(msg.fields.get("s", ""), msg.fields.get("d", ""))
-    if not isinstance(value, Indicators) or value.asset != channel.asset:
-        raise PoisonMessage(f"event on {channel.name} is not that channel's indicators")
+    if getattr(value, "asset", None) != channel.asset or getattr(value, "tf", None) != channel.tf:
+        raise PoisonMessage(f"event on {channel.name} is not about that channel")
+    if msg.fields.get("s", "").split("/")[0] != channel.kind.value:
+        raise PoisonMessage(f"event on {channel.name} has schema {msg.fields.get('s')}")
     return channel.asset
+
+
+def fallback_of(inp: SentimentInput, now: datetime) -> Sentiment:
+    """The rule-based reading standing in for the model's, marked as such."""
+    digest = input_hash(inp, heuristic.PROVIDER)
+    return heuristic.assess(inp, input_hash=digest, now=now).model_copy(update={"fallback": True})
 
 
 class SentimentWorker:
@@ -72,25 +93,62 @@ class SentimentWorker:
         if not state.indicators:
             log.debug("no indicators cached; nothing to read", asset=asset)
             return None
-        inp = build_input(asset, state.ticker, state.indicators)
+        ver = version_of(state.positions)
+        if state.last_ver is not None and state.last_ver >= ver:
+            log.debug("state not newer than the stored sentiment", asset=asset, ver=ver)
+            return None
+        inp = _input_of(asset, state)
         digest = input_hash(inp, self._provider.name)
         if state.last is not None and state.last.input_hash == digest:
             log.debug("input unchanged; sentiment kept", asset=asset, input_hash=digest)
             return None
-        sentiment = await self._provider.assess(inp, input_hash=digest, now=self._clock())
-        channel = Channel(ChannelKind.SENTIMENT, asset)
-        published = await self._publisher.publish(
-            channel, sentiment, ver=version_of(state.positions)
-        )
-        if published is None:
-            log.debug("a newer sentiment is already stored", asset=asset, input_hash=digest)
+        sentiment = await self._assess(inp, digest, state.last)
+        if sentiment is None:
             return None
+        return await self._publish(asset, sentiment, ver)
+
+    async def _assess(
+        self, inp: SentimentInput, digest: str, last: Sentiment | None
+    ) -> Sentiment | None:
+        now = self._clock()
+        try:
+            return await self._provider.assess(inp, input_hash=digest, now=now)
+        except ProviderUnavailable as e:
+            MODEL_SKIPPED.labels(reason=e.reason).inc()
+            if last is not None and not last.fallback:
+                log.info("provider unavailable; last sentiment kept", asset=inp.asset, why=str(e))
+                return None
+            fallback = fallback_of(inp, now)
+            if last is not None and last.input_hash == fallback.input_hash:
+                return None  # the same fallback is already served
+            log.info("provider unavailable; rule-based fallback", asset=inp.asset, why=str(e))
+            return fallback
+
+    async def _publish(self, asset: str, sentiment: Sentiment, ver: int) -> Published | None:
+        channel = Channel(ChannelKind.SENTIMENT, asset)
+        published = await self._publisher.publish(channel, sentiment, ver=ver)
+        if published is None:
+            log.debug("a newer sentiment is already stored", asset=asset)
+            return None
+        PUBLISHED.labels(provider=sentiment.provider, fallback=str(sentiment.fallback)).inc()
         log.info(
             "sentiment published",
             asset=asset,
             label=sentiment.label,
             score=sentiment.score,
             provider=sentiment.provider,
+            fallback=sentiment.fallback,
             seq=published.seq,
         )
         return published
+
+
+def _input_of(asset: str, state: AssetState) -> SentimentInput:
+    return build_input(
+        asset,
+        state.ticker,
+        state.indicators,
+        state.forecasts,
+        state.evaluations,
+        state.headlines,
+    )

@@ -1,0 +1,165 @@
+"""Three sentiment processes share the work through one consumer group: every asset read,
+each state published once, the model budget held across all of them, re-deliveries free."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from marketpulse_common.connection import create_redis
+from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_common.events import Sentiment
+from marketpulse_common.health import live_instances
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.timeframes import Timeframe
+from tests.integration.sentiment.cache_seed import publish_indicators, publish_ticker
+from tests.integration.sentiment.fake_anthropic import (
+    API_KEY,
+    VALID_BULLISH,
+    FakeAnthropic,
+    Reply,
+    tool_reply,
+)
+from tests.waiting import eventually
+
+pytestmark = [pytest.mark.redis, pytest.mark.system]
+
+ASSETS = [f"coin{n}" for n in range(6)]
+TIMEFRAMES = [Timeframe.H1, Timeframe.D1]
+HOURLY_CALLS = 8
+REPLICAS = 3
+GROUP = "sentiment"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAnthropic]:
+    # A little latency, so replicas overlap while a call is in flight.
+    answer = tool_reply(VALID_BULLISH)
+    slow = Reply(status=answer.status, body=answer.body, delay_s=0.2)
+    with FakeAnthropic(API_KEY, lambda _request: slow).running() as server:
+        yield server
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    client = create_redis(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+def start_replicas(
+    redis_url: str, fake: FakeAnthropic, logs: Path
+) -> list[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "ANTHROPIC_"))}
+    env |= {
+        "MP_REDIS_URL": redis_url,
+        "MP_ASSETS": ",".join(ASSETS),
+        "MP_TIMEFRAMES": ",".join(tf.value for tf in TIMEFRAMES),
+        "MP_LOG_FORMAT": "json",
+        "ANTHROPIC_API_KEY": API_KEY,
+        "ANTHROPIC_BASE_URL": fake.url,
+        "MP_SENTIMENT_MIN_INTERVAL_S": "0",
+        "MP_SENTIMENT_HOURLY_CALLS": str(HOURLY_CALLS),
+    }
+    procs = []
+    for n in range(REPLICAS):
+        with (logs / f"replica{n}.log").open("wb") as out:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "marketpulse_sentiment"], env=env, stdout=out, stderr=out
+                )
+            )
+    return procs
+
+
+def stop_replicas(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    codes = []
+    for proc in procs:
+        try:
+            codes.append(proc.wait(15))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(proc.wait())
+    return codes
+
+
+async def all_consumed(redis: Redis) -> bool:
+    for asset in ASSETS:
+        for tf in TIMEFRAMES:
+            stream = Channel(ChannelKind.INDICATORS, asset, tf).stream_key
+            groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
+            last = await redis.xrevrange(stream, count=1)
+            group = groups.get(GROUP)
+            if not (group and last and group["last-delivered-id"] == last[0][0]):
+                return False
+            if group["pending"]:
+                return False
+    return True
+
+
+async def published(redis: Redis) -> dict[str, list[Sentiment]]:
+    found = {}
+    for asset in ASSETS:
+        entries = await redis.xrange(Channel(ChannelKind.SENTIMENT, asset).stream_key)
+        found[asset] = [Sentiment.model_validate_json(fields["d"]) for _, fields in entries]
+    return found
+
+
+async def publish_round(redis: Redis, window: int) -> None:
+    for asset in ASSETS:
+        for tf in TIMEFRAMES:
+            await publish_indicators(redis, asset, tf, window=window, rsi=50.0 + window % 20)
+
+
+async def test_replicas_share_assets_within_one_budget_and_redeliveries_cost_nothing(
+    redis: Redis, redis_server: RedisServer, fake: FakeAnthropic, tmp_path: Path
+) -> None:
+    """3 replicas, 6 assets, 24 events, 8 calls an hour: all read, each state once, ≤ 8 calls."""
+    procs = start_replicas(redis_server.url, fake, tmp_path)
+    try:
+
+        async def all_beating() -> bool:
+            return len(await live_instances(redis, "sentiment")) == REPLICAS
+
+        # Three interpreters importing the SDK at once on a busy machine: give them a minute.
+        await eventually(all_beating, timeout=60, what="three live replicas")
+        for asset in ASSETS:
+            await publish_ticker(redis, asset)
+        await publish_round(redis, 99)
+        await publish_round(redis, 100)
+        await eventually(lambda: all_consumed(redis), timeout=30, what="every event handled")
+        first = await published(redis)
+        calls = fake.calls
+
+        # Every event again, as a reclaim or a producer retry would deliver it: no cost, no output.
+        for asset in ASSETS:
+            for tf in TIMEFRAMES:
+                stream = Channel(ChannelKind.INDICATORS, asset, tf).stream_key
+                for _, fields in await redis.xrange(stream):
+                    await redis.xadd(stream, fields)
+        await eventually(lambda: all_consumed(redis), timeout=30, what="re-deliveries handled")
+        again = await published(redis)
+    finally:
+        codes = await asyncio.to_thread(stop_replicas, procs)
+    per_replica = [(tmp_path / f"replica{n}.log").read_text() for n in range(REPLICAS)]
+    logs = "\n".join(per_replica)
+    assert codes == [0] * REPLICAS, logs
+    assert all(first[asset] for asset in ASSETS)  # every asset has a reading
+    for readings in first.values():
+        hashes = [s.input_hash for s in readings]
+        assert len(hashes) == len(set(hashes))  # each state published once
+    assert calls <= HOURLY_CALLS
+    assert sum(s.provider == "anthropic" for r in first.values() for s in r) > 0
+    assert fake.calls == calls and again == first
+    assert API_KEY not in logs
