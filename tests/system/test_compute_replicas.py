@@ -9,10 +9,7 @@ once one of them holds unfinished entries it is killed, and the others must recl
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from marketpulse_common.events import Evaluation, Forecast, Indicators, decode_p
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel
 from marketpulse_compute.service import GROUP, SERVICE
 from tests.integration.compute.harness import TF, Market, cache_candles, make_candles
+from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.system
@@ -40,13 +38,12 @@ CLAIM_IDLE_MS = 1000
 
 @dataclass
 class Replica:
-    proc: asyncio.subprocess.Process
-    log: Path
+    child: ServiceProcess
     metrics_port: int
 
     @property
     def consumer(self) -> str:
-        return f"{SERVICE}-{socket.gethostname()}-{self.proc.pid}"
+        return f"{SERVICE}-{socket.gethostname()}-{self.child.pid}"
 
 
 @pytest.fixture
@@ -56,30 +53,16 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def start_replica(url: str, asset: str, log: Path) -> Replica:
+def start_replica(url: str, asset: str, workdir: Path) -> Replica:
     metrics_port = free_port()
-    env = {
-        **os.environ,
-        "MP_REDIS_URL": url,
-        "MP_ASSETS": asset,
-        "MP_TIMEFRAMES": TF.value,
-        "MP_LOG_FORMAT": "json",
-        "MP_CLAIM_IDLE_MS": str(CLAIM_IDLE_MS),
-        # Settings refuse a sentiment deadline that a short claim idle would cut off.
-        "MP_SENTIMENT_DEADLINE_S": "0.5",
-        "MP_METRICS_PORT": str(metrics_port),
-    }
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "marketpulse_compute",
-            env=env,
-            cwd=log.parent,  # no stray .env from the developer's checkout
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    return Replica(proc, log, metrics_port)
+    env = service_env(
+        MP_REDIS_URL=url,
+        MP_ASSETS=asset,
+        MP_TIMEFRAMES=TF.value,
+        MP_CLAIM_IDLE_MS=str(CLAIM_IDLE_MS),
+        MP_METRICS_PORT=str(metrics_port),
+    )
+    return Replica(ServiceProcess("compute", env, workdir), metrics_port)
 
 
 async def pending_by_consumer(redis: Redis, stream: str) -> dict[str, int]:
@@ -100,10 +83,7 @@ async def test_every_candle_event_gets_exactly_one_result_despite_a_sigkill(
     candles = make_candles(HISTORY + EVENTS, seed=11)
     events = candles[HISTORY:]
     await cache_candles(redis, unique, candles[:HISTORY])
-    replicas = [
-        await start_replica(redis_server.url, unique, tmp_path / f"replica-{i}.log")
-        for i in range(3)
-    ]
+    replicas = [start_replica(redis_server.url, unique, tmp_path) for _ in range(3)]
     try:
         await eventually(
             lambda: all_consuming(redis, market, replicas), timeout=20, what="3 consumers"
@@ -117,19 +97,15 @@ async def test_every_candle_event_gets_exactly_one_result_despite_a_sigkill(
         gauge = f'marketpulse_compute_drift_status{{asset="{unique}",tf="{TF.value}"}}'
         pages = [await scrape(r) for r in survivors]
         assert any(gauge in page for page in pages)
-        for replica in survivors:
-            replica.proc.send_signal(signal.SIGTERM)
-        codes = [await asyncio.wait_for(r.proc.wait(), 15) for r in survivors]
+        codes = [await asyncio.to_thread(r.child.terminate, 15) for r in survivors]
         assert codes == [0, 0]
     except BaseException:
         for replica in replicas:  # what each replica said, for whoever reads the failure
-            print(f"--- {replica.log.name}\n" + replica.log.read_text()[-3000:])
+            print(f"--- {replica.child.log.name}\n" + replica.child.log.read_text()[-3000:])
         raise
     finally:
         for replica in replicas:
-            if replica.proc.returncode is None:
-                replica.proc.kill()
-                await replica.proc.wait()
+            replica.child.kill()
 
 
 async def scrape(replica: Replica) -> str:
@@ -163,8 +139,7 @@ async def kill_one_holding_work(redis: Redis, market: Market, replicas: list[Rep
         return next((r for r in replicas if pending.get(r.consumer, 0) > 0), None)
 
     victim = await eventually(holder, timeout=10, interval=0.005, what="a replica holding work")
-    victim.proc.send_signal(signal.SIGKILL)
-    await asyncio.wait_for(victim.proc.wait(), 5)
+    await asyncio.to_thread(victim.child.kill)
     pending = await pending_by_consumer(redis, market.candles.stream_key)
     assert pending[victim.consumer] > 0, "the victim finished its work before the kill landed"
     return victim

@@ -4,10 +4,6 @@ each state published once, the model budget held across all of them, re-deliveri
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,6 +24,7 @@ from tests.integration.sentiment.fake_anthropic import (
     Reply,
     tool_reply,
 )
+from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.system]
@@ -55,43 +52,23 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def start_replicas(
-    redis_url: str, fake: FakeAnthropic, logs: Path
-) -> list[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "ANTHROPIC_"))}
-    env |= {
-        "MP_REDIS_URL": redis_url,
-        "MP_ASSETS": ",".join(ASSETS),
-        "MP_TIMEFRAMES": ",".join(tf.value for tf in TIMEFRAMES),
-        "MP_LOG_FORMAT": "json",
-        "ANTHROPIC_API_KEY": API_KEY,
-        "ANTHROPIC_BASE_URL": fake.url,
-        "MP_SENTIMENT_MIN_INTERVAL_S": "0",
-        "MP_SENTIMENT_HOURLY_CALLS": str(HOURLY_CALLS),
-    }
-    procs = []
-    for n in range(REPLICAS):
-        with (logs / f"replica{n}.log").open("wb") as out:
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "marketpulse_sentiment"], env=env, stdout=out, stderr=out
-                )
-            )
-    return procs
+def start_replicas(redis_url: str, fake: FakeAnthropic, workdir: Path) -> list[ServiceProcess]:
+    env = service_env(
+        MP_REDIS_URL=redis_url,
+        MP_ASSETS=",".join(ASSETS),
+        MP_TIMEFRAMES=",".join(tf.value for tf in TIMEFRAMES),
+        ANTHROPIC_API_KEY=API_KEY,
+        ANTHROPIC_BASE_URL=fake.url,
+        MP_SENTIMENT_MIN_INTERVAL_S="0",
+        MP_SENTIMENT_HOURLY_CALLS=str(HOURLY_CALLS),
+    )
+    return [ServiceProcess("sentiment", env, workdir) for _ in range(REPLICAS)]
 
 
-def stop_replicas(procs: list[subprocess.Popen[bytes]]) -> list[int]:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    codes = []
-    for proc in procs:
-        try:
-            codes.append(proc.wait(15))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            codes.append(proc.wait())
-    return codes
+def stop_replicas(procs: list[ServiceProcess]) -> list[int]:
+    for proc in procs:  # all at once: each drains in parallel
+        proc.request_stop()
+    return [proc.terminate(15) for proc in procs]
 
 
 async def all_consumed(redis: Redis) -> bool:
@@ -152,8 +129,7 @@ async def test_replicas_share_assets_within_one_budget_and_redeliveries_cost_not
         again = await published(redis)
     finally:
         codes = await asyncio.to_thread(stop_replicas, procs)
-    per_replica = [(tmp_path / f"replica{n}.log").read_text() for n in range(REPLICAS)]
-    logs = "\n".join(per_replica)
+    logs = "\n".join(proc.log.read_text() for proc in procs)
     assert codes == [0] * REPLICAS, logs
     assert all(first[asset] for asset in ASSETS)  # every asset has a reading
     for readings in first.values():

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import sys
 from pathlib import Path
 
-import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -17,6 +13,7 @@ from marketpulse_common.health import instance_id, live_instances
 from marketpulse_common.settings import load_settings
 from marketpulse_compute.service import SERVICE, run
 from tests.integration.compute.harness import TF, Market, cache_candles, make_candles
+from tests.processes import running_service, service_env
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
@@ -53,35 +50,13 @@ async def test_the_module_runs_alone_and_exits_cleanly_on_sigterm(
     redis: Redis, redis_url: str, unique: str, tmp_path: Path
 ) -> None:
     """`python -m marketpulse_compute` serves MP_REDIS_URL and exits 0 on SIGTERM."""
-    env = {
-        **os.environ,
-        "MP_REDIS_URL": redis_url,
-        "MP_ASSETS": unique,
-        "MP_TIMEFRAMES": TF.value,
-        "MP_LOG_FORMAT": "json",
-    }
-    log_path = tmp_path / "compute.log"
-    with log_path.open("wb") as log_file:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "marketpulse_compute",
-            env=env,
-            cwd=tmp_path,  # no stray .env from the developer's checkout
-            stdout=log_file,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            instance = f"{SERVICE}-{socket.gethostname()}-{child.pid}"
-            await eventually(lambda: beacon_of(redis, instance), what="the child's beacon")
-            market = Market(redis, unique)
-            await market.wait_for_window(await feed_one_window(market))
-            child.send_signal(signal.SIGTERM)
-            code = await asyncio.wait_for(child.wait(), 15)
-        finally:
-            if child.returncode is None:
-                child.kill()
-                await child.wait()
+    env = service_env(MP_REDIS_URL=redis_url, MP_ASSETS=unique, MP_TIMEFRAMES=TF.value)
+    with running_service("compute", env, tmp_path) as child:
+        instance = f"{SERVICE}-{socket.gethostname()}-{child.pid}"
+        await eventually(lambda: beacon_of(redis, instance), what="the child's beacon")
+        market = Market(redis, unique)
+        await market.wait_for_window(await feed_one_window(market))
+        code = await asyncio.to_thread(child.terminate, 15)
     assert code == 0
-    events = [orjson.loads(line)["event"] for line in log_path.read_bytes().splitlines()]
+    events = [line["event"] for line in child.events()]
     assert "compute stopped" in events

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -30,33 +25,22 @@ from tests.integration.sentiment.fake_anthropic import (
     always,
     tool_reply,
 )
+from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.system]
 
 
-def start(
-    redis_url: str, asset: str, log: Path, extra: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MP_", "ANTHROPIC_"))}
-    env |= {
-        "MP_REDIS_URL": redis_url,
-        "MP_ASSETS": asset,
-        "MP_TIMEFRAMES": "1h",
-        "MP_LOG_FORMAT": "json",
-    } | (extra or {})
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "marketpulse_sentiment"], env=env, stdout=out, stderr=out
-        )
+def start(redis_url: str, asset: str, workdir: Path, **extra: str) -> ServiceProcess:
+    env = service_env(MP_REDIS_URL=redis_url, MP_ASSETS=asset, MP_TIMEFRAMES="1h", **extra)
+    return ServiceProcess("sentiment", env, workdir)
 
 
 async def test_the_service_runs_alone_and_drains_on_sigterm(
     redis: Redis, redis_url: str, unique: str, tmp_path: Path
 ) -> None:
     """Started as a process it publishes a sentiment, then exits 0 on SIGTERM with a log line."""
-    log = tmp_path / "sentiment.log"
-    proc = start(redis_url, unique, log)
+    proc = start(redis_url, unique, tmp_path)
     try:
 
         async def beacon() -> bool:
@@ -67,15 +51,11 @@ async def test_the_service_runs_alone_and_drains_on_sigterm(
         await publish_indicators(redis, unique, Timeframe.H1)
         s = await eventually(lambda: stored_sentiment(redis, unique), what="a sentiment")
         assert s.provider == "heuristic"
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(proc.wait, 15)
+        code = await asyncio.to_thread(proc.terminate, 15)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    lines = [orjson.loads(line) for line in log.read_bytes().splitlines() if line.startswith(b"{")]
-    assert code == 0, log.read_text()
-    assert any(line["event"] == "sentiment stopped" for line in lines)
+        proc.kill()
+    assert code == 0, proc.log.read_text()
+    assert any(line["event"] == "sentiment stopped" for line in proc.events())
 
 
 async def test_the_model_provider_runs_as_a_process_without_logging_the_key(
@@ -85,7 +65,6 @@ async def test_the_model_provider_runs_as_a_process_without_logging_the_key(
     line, even with the service and the SDK both logging at debug level."""
     fake_anthropic.script(RATE_LIMITED)
     fake_anthropic.responder = always(tool_reply(VALID_BULLISH))
-    log = tmp_path / "sentiment.log"
     extra = {
         "ANTHROPIC_API_KEY": API_KEY,
         "ANTHROPIC_BASE_URL": fake_anthropic.url,
@@ -93,19 +72,16 @@ async def test_the_model_provider_runs_as_a_process_without_logging_the_key(
         "MP_LOG_LEVEL": "debug",
     }
     redis = create_redis(redis_server.url)
-    proc = start(redis_server.url, "bitcoin", log, extra)
+    proc = start(redis_server.url, "bitcoin", tmp_path, **extra)
     try:
         await publish_ticker(redis, "bitcoin")
         await publish_indicators(redis, "bitcoin", Timeframe.H1)
         s = await eventually(lambda: stored_sentiment(redis, "bitcoin"), timeout=20, what="reading")
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(proc.wait, 15)
+        code = await asyncio.to_thread(proc.terminate, 15)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        proc.kill()
         await redis.aclose()
-    text = log.read_text()
+    text = proc.log.read_text()
     assert code == 0, text
     assert s.provider == "anthropic" and fake_anthropic.calls == 2
     assert "Sending HTTP Request" in text and "sentiment published" in text
