@@ -75,15 +75,26 @@ async def test_the_module_ingests_alone_and_exits_cleanly_on_sigterm(
     assert "ingestor stopped" in [e["event"] for e in events(log)]
 
 
-async def test_the_coingecko_source_is_refused_with_one_clear_line(tmp_path: Path) -> None:
-    """Until the CoinGecko source exists, MP_SOURCE=coingecko exits 2 naming the setting."""
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MP_TIMEFRAMES": "1m,5m"}, "MP_TIMEFRAMES"),
+        ({"MP_COINGECKO_PLAN": "demo"}, "MP_COINGECKO_API_KEY"),
+        ({"MP_COINGECKO_API_KEY": "CG-process-test-key-0000"}, "MP_COINGECKO_PLAN"),
+    ],
+)
+async def test_what_coingecko_cannot_do_is_refused_with_one_clear_line(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    """1m candles, a plan without its key, a key without its plan: exit 2, one line naming
+    the setting, before any connection (nothing listens on port 9)."""
     log = tmp_path / "ingestor.log"
-    # Nothing listens on port 9: the refusal must come before any Redis connection.
-    env = child_env(MP_REDIS_URL="redis://127.0.0.1:9/0", MP_SOURCE="coingecko")
-    child = await start_ingestor(env, tmp_path, log)
+    child_env_values = {"MP_REDIS_URL": "redis://127.0.0.1:9/0", "MP_SOURCE": "coingecko", **env}
+    child = await start_ingestor(child_env(**child_env_values), tmp_path, log)
     code = await asyncio.wait_for(child.wait(), 30)
     assert code == 2
     lines = events(log)
     assert len(lines) == 1
     assert lines[0]["level"] == "error"
-    assert "MP_SOURCE=coingecko" in str(lines[0]["event"])
+    assert named in str(lines[0]["event"])
+    assert "CG-process-test-key" not in log.read_text()

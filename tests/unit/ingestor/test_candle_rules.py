@@ -8,9 +8,12 @@ from marketpulse_ingestor.candle_rules import (
     MAX_REPLAY,
     MIN_CANDLES_KEPT,
     CandleFetch,
+    Hole,
     cache_cap,
     closed_aligned,
+    find_holes,
     history_start,
+    older_span,
     plan_fetch,
     to_announce,
 )
@@ -132,3 +135,23 @@ def test_nothing_pending_announces_nothing() -> None:
     """An up-to-date channel publishes nothing."""
     assert to_announce([], announced_before=True) == []
     assert to_announce([], announced_before=False) == []
+
+
+def test_holes_are_the_runs_of_missing_opens_between_cached_candles() -> None:
+    """Two missing hours, then one: two holes, each from its first to its last missing open."""
+    opens = [DAY, DAY + HOUR, DAY + 4 * HOUR, DAY + 5 * HOUR, DAY + 7 * HOUR]
+    holes = find_holes(opens, H1)
+    assert holes == [Hole(DAY + 2 * HOUR, DAY + 3 * HOUR), Hole(DAY + 6 * HOUR, DAY + 6 * HOUR)]
+    assert [h.count(H1) for h in holes] == [2, 1]
+    assert find_holes([DAY, DAY + HOUR], H1) == []
+
+
+def test_an_older_span_is_fetched_only_when_the_source_still_has_it() -> None:
+    """A shallow cache extends back to its depth, as far as the source reaches, no further."""
+    oldest = NEWEST_CLOSED - 2 * HOUR
+    span = older_span(H1, NOW, 5, oldest, reach=None)
+    assert span == CandleFetch(history_start(H1, NOW, 5), replace_older=False)
+    reach = NEWEST_CLOSED - 3 * HOUR
+    assert older_span(H1, NOW, 5, oldest, reach=reach) == CandleFetch(reach - HOUR, False)
+    assert older_span(H1, NOW, 5, oldest, reach=oldest) is None
+    assert older_span(H1, NOW, 5, None, reach=None) is None

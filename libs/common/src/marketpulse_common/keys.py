@@ -13,7 +13,7 @@ Layout (all under the `mp:` namespace):
     mp:apikey:<id>                    gateway API key: hash digest, name, created_at, revoked_at
     mp:apikeys                        set of every API key id (for listing)
     mp:ratelimit:<subject>            gateway rate-limit state of one key or client IP (GCRA)
-    mp:lease:{<job>}                  single-runner lease (+ `:fence` counter)
+    mp:lease:{<job>}                  single-runner lease (+ `:fence` counter, `:slot` of grid jobs)
     mp:deadletter                     messages that failed too often (bounded stream)
     mp:health:<service>:<instance>    liveness beacon with a TTL
     mp:status:<component>             free-form status hash (source status, budgets)
@@ -158,6 +158,12 @@ def lease_key(job: str) -> str:
 
 def fence_key(job: str) -> str:
     return f"{PREFIX}:lease:{{{job}}}:fence"
+
+
+def job_slot_key(job: str) -> str:
+    # The newest slot of a clock-grid job that some replica has run: one run per slot even
+    # when a replica's scheduler wakes late and finds the lease already lapsed.
+    return f"{PREFIX}:lease:{{{job}}}:slot"
 
 
 def health_key(service: str, instance: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from marketpulse_common.events import Candle
 from marketpulse_common.timeframes import Timeframe
@@ -75,6 +76,41 @@ def closed_aligned(
         c.t: c for c in candles if c.t > since_open and is_aligned(c, tf) and is_closed(c, tf, now)
     }
     return [by_open[t] for t in sorted(by_open)]
+
+
+@dataclass(frozen=True, slots=True)
+class Hole:
+    """Missing candles, opened from `first` to `last` inclusive, between two cached ones."""
+
+    first: int
+    last: int
+
+    def count(self, tf: Timeframe) -> int:
+        return (self.last - self.first) // tf.seconds + 1
+
+
+def find_holes(opens: Sequence[int], tf: Timeframe) -> list[Hole]:
+    """The runs of missing open times between cached candles (given oldest first)."""
+    return [
+        Hole(before + tf.seconds, after - tf.seconds)
+        for before, after in pairwise(opens)
+        if after - before > tf.seconds
+    ]
+
+
+def older_span(
+    tf: Timeframe, now: int, depth: int, oldest_cached: int | None, reach: int | None
+) -> CandleFetch | None:
+    """The part of the history window older than the cache that the source can still give:
+    fetch the candles opened after `since_open` up to the oldest cached one."""
+    if oldest_cached is None:
+        return None
+    first_wanted = history_start(tf, now, depth) + tf.seconds
+    if reach is not None:
+        first_wanted = max(first_wanted, reach)
+    if first_wanted >= oldest_cached:
+        return None
+    return CandleFetch(first_wanted - tf.seconds, replace_older=False)
 
 
 def to_announce(pending: Sequence[Candle], *, announced_before: bool) -> list[Candle]:

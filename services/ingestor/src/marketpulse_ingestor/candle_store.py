@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Candle, decode_payload, encode_payload
-from marketpulse_common.keys import candles_key
+from marketpulse_common.keys import candles_key, gap_attempts_key
 from marketpulse_common.logs import get_logger
 from marketpulse_common.timeframes import Timeframe
 
@@ -31,6 +31,17 @@ class CandleStore:
         """Open time of the newest cached candle, or None when the cache is empty."""
         top = await self._redis.zrevrange(candles_key(asset, tf), 0, 0, withscores=True)
         return int(top[0][1]) if top else None
+
+    async def oldest_open(self, asset: str, tf: Timeframe) -> int | None:
+        bottom = await self._redis.zrange(candles_key(asset, tf), 0, 0, withscores=True)
+        return int(bottom[0][1]) if bottom else None
+
+    async def opens(self, asset: str, tf: Timeframe, since: int) -> list[int]:
+        """Open times of the cached candles opened at or after `since`, oldest first."""
+        found = await self._redis.zrangebyscore(
+            candles_key(asset, tf), since, "+inf", withscores=True
+        )
+        return [int(score) for _, score in cast(list[tuple[str, float]], found)]
 
     async def write(
         self, asset: str, tf: Timeframe, candles: Sequence[Candle], *, replace_older: bool = False
@@ -61,6 +72,28 @@ class CandleStore:
     async def trim(self, asset: str, tf: Timeframe, keep: int) -> int:
         """Drop all but the newest `keep` candles; returns how many went."""
         return int(await self._redis.zremrangebyrank(candles_key(asset, tf), 0, -(keep + 1)))
+
+
+class HoleLedger:
+    """How often each hole was asked for: one the upstream cannot fill (it lacks the data)
+    is given up after MAX_ATTEMPTS instead of costing a call on every repair run."""
+
+    MAX_ATTEMPTS = 3
+    # Long enough to outlive the hole's stay in a history window of any timeframe we refresh
+    # often; a hole still there after a week gets its attempts again.
+    TTL_S = 7 * 86_400
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def try_again(self, asset: str, tf: Timeframe, first_open: int) -> bool:
+        """Count one more attempt at the hole starting at `first_open`; False when spent."""
+        key = gap_attempts_key(asset, tf)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, str(first_open), 1)
+            pipe.expire(key, self.TTL_S)
+            attempts, _ = await pipe.execute()
+        return int(attempts) <= self.MAX_ATTEMPTS
 
 
 def _decode_all(raw: Sequence[str], asset: str, tf: Timeframe) -> list[Candle]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -13,9 +15,12 @@ from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.lease import Lease
 from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
-from marketpulse_ingestor.errors import IngestorError, SourceError
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_ingestor.cadence import Cadence
+from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.errors import SourceError
 from marketpulse_ingestor.refresher import Markets, Refresher
-from marketpulse_ingestor.schedule import JobSpec, LeasedScheduler
+from marketpulse_ingestor.schedule import JobSpec, LeasedScheduler, kept
 from marketpulse_ingestor.simulated_source import SimulatedSource
 from marketpulse_ingestor.source import MarketSource
 
@@ -23,14 +28,10 @@ log = get_logger(__name__)
 
 SERVICE = "ingestor"
 
-# The contract: a ticker every wall second; candles are checked as often, so one that closes
-# is cached and announced within a second (the simulator at speed 300 closes a 5m candle
-# every second). Retention is housekeeping: every 30 s is plenty for streams of thousands.
-TICKERS = JobSpec("tickers", interval_s=1.0, lease_ttl_s=5.0)
-CANDLES = JobSpec("candles", interval_s=1.0, lease_ttl_s=5.0)
+# Retention is housekeeping: every 30 s is plenty for streams of thousands.
 RETENTION = JobSpec("retention", interval_s=30.0, lease_ttl_s=90.0, jitter_s=5.0)
-# The backfill renews its lease before each asset/timeframe, so this only has to outlast
-# the slowest single one (a deep 1d history from a slow upstream).
+# Renewed while the backfill runs (schedule.kept) and before each asset/timeframe, so this
+# only bounds how long a crashed backfiller keeps the others waiting.
 BACKFILL_LEASE_TTL_MS = 60_000
 # Inside lifecycle.DRAIN_TIMEOUT_S, so Redis is still closed cleanly after a slow last run.
 JOB_DRAIN_TIMEOUT_S = 5.0
@@ -52,22 +53,29 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
 async def open_source(settings: Settings, redis: Redis) -> MarketSource:
     if settings.source == "simulated":
         return await SimulatedSource.open(redis, settings)
-    raise IngestorError(f"MP_SOURCE={settings.source} is not implemented yet")
+    return await CoinGeckoSource.open(settings, redis)
 
 
 class Ingestor:
     def __init__(
-        self, settings: Settings, redis: Redis, source: MarketSource, *, instance: str | None = None
+        self,
+        settings: Settings,
+        redis: Redis,
+        source: MarketSource,
+        *,
+        instance: str | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.instance = instance or instance_id(SERVICE)
         self._redis = redis
         self._source = source
-        markets = Markets(
+        self._markets = Markets(
             assets=tuple(settings.assets),
             timeframes=tuple(settings.timeframes),
             history_depth=settings.history_depth,
         )
-        self._refresher = Refresher(redis, source, markets)
+        self._cadence = source.cadence()
+        self._refresher = Refresher(redis, source, self._markets, wall=wall)
         self.jobs = LeasedScheduler(redis, owner=self.instance)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -77,7 +85,7 @@ class Ingestor:
         try:
             await self._backfill(stop)
             if not stop.is_set():
-                self._schedule()
+                self._schedule(self._cadence)
                 await stop.wait()
         finally:
             await self.jobs.stop(JOB_DRAIN_TIMEOUT_S)
@@ -86,10 +94,13 @@ class Ingestor:
                 await beacon
             log.info("ingestor stopped", instance=self.instance)
 
-    def _schedule(self) -> None:
+    def _schedule(self, cadence: Cadence) -> None:
         self.jobs.start()
-        self.jobs.add(TICKERS, self._tickers)
-        self.jobs.add(CANDLES, self._candles)
+        self.jobs.add(cadence.tickers, self._tickers)
+        for job in cadence.candles:
+            self.jobs.add(job.spec, self._candle_body(job.timeframes))
+        if cadence.gap_repair is not None:
+            self.jobs.add(cadence.gap_repair.spec, self._repair_gaps)
         self.jobs.add(RETENTION, self._refresher.enforce_retention)
 
     async def _backfill(self, stop: asyncio.Event) -> None:
@@ -103,17 +114,43 @@ class Ingestor:
             return not stop.is_set() and await lease.acquire() is not None
 
         try:
-            now = await self._source.market_time()
-            written = await self._refresher.backfill(now, keep_going)
-            log.info("backfill done", candles=written)
+            async with kept(lease, BACKFILL_LEASE_TTL_MS / 1000):
+                now = await self._source.market_time()
+                full = self._cadence.full_backfill
+                written = await self._refresher.backfill(now, keep_going, full=full)
+                log.info("backfill done", candles=written)
+                if self._cadence.gap_repair is not None and await keep_going():
+                    await self._repair_gaps()
+                # A slow ticker cadence (minutes on a small plan) would leave a first start
+                # without prices until its first slot: fetch them now unless they are fresh
+                # (under the ticker job's lease, so no replica's scheduled run doubles it).
+                tickers = self._cadence.tickers
+                if await keep_going() and await self._refresher.tickers_older_than(
+                    tickers.interval_s
+                ):
+                    await self.jobs.run_once(tickers, self._tickers)
         except (RedisError, SourceError) as e:
-            # Not fatal: the candle job fills any cache it finds empty.
-            log.warning("backfill failed; the candle job will fill the caches", error=str(e))
+            # Not fatal: the candle jobs and gap repair fill any cache left empty.
+            log.warning("backfill failed; the candle jobs will fill the caches", error=str(e))
         finally:
             await lease.release()
 
     async def _tickers(self) -> None:
         await self._refresher.refresh_tickers(await self._source.market_time())
 
-    async def _candles(self) -> None:
-        await self._refresher.refresh_candles(await self._source.market_time())
+    def _candle_body(self, timeframes: tuple[Timeframe, ...]) -> Callable[[], Awaitable[None]]:
+        async def refresh() -> None:
+            now = await self._source.market_time()
+            await self._refresher.refresh_candles(now, timeframes)
+
+        return refresh
+
+    async def _repair_gaps(self) -> None:
+        gaps = self._cadence.gap_repair
+        assert gaps is not None
+        now = await self._source.market_time()
+        written = await self._refresher.repair_gaps(
+            now, max_fetches=gaps.max_fetches, lag_grace_s=gaps.lag_grace_s
+        )
+        if written:
+            log.info("gap repair wrote candles", candles=written)

@@ -19,6 +19,8 @@ from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_ingestor.cadence import Cadence, CandleJob
+from marketpulse_ingestor.schedule import JobSpec
 from marketpulse_ingestor.sim_clock import AnchoredClock
 from marketpulse_ingestor.simulator import DEFAULT_HISTORY_DAYS, SimulatedMarket
 
@@ -31,6 +33,12 @@ _SECONDS_PER_DAY = 86_400
 # done in steps this long, so the simulator never holds more than a month of freshly
 # generated minutes (a few MB per asset) at once.
 CATCH_UP_STEP_S = 30 * _SECONDS_PER_DAY
+
+# The contract: a ticker every wall second; candles are checked as often, so one that closes
+# is cached and announced within a second (the simulator at speed 300 closes a 5m candle
+# every second).
+TICKERS = JobSpec("tickers", interval_s=1.0, lease_ttl_s=5.0)
+CANDLES = JobSpec("candles", interval_s=1.0, lease_ttl_s=5.0)
 
 
 def history_days(depth: int, timeframes: Sequence[Timeframe]) -> int:
@@ -49,6 +57,7 @@ class SimulatedSource:
         self._seed = settings.sim_seed
         self._vs_currency = settings.vs_currency
         self._history_days = history_days(settings.history_depth, settings.timeframes)
+        self._timeframes = list(settings.timeframes)
         self._lock = asyncio.Lock()
         self._origin = -1
         self._market: SimulatedMarket | None = None
@@ -82,6 +91,16 @@ class SimulatedSource:
             return market.closed_candles(asset, tf, since_open)
 
         return await self._read(now, read)
+
+    def reach(self, tf: Timeframe, now: int) -> int | None:
+        return None  # the simulator regenerates any stretch of its retained history
+
+    def cadence(self) -> Cadence:
+        return Cadence(
+            tickers=TICKERS,
+            candles=(CandleJob(CANDLES, tuple(self._timeframes)),),
+            full_backfill=True,
+        )
 
     async def aclose(self) -> None:
         self._market = None

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_ingestor.cadence import Cadence
 
 
 class MarketSource(Protocol):
@@ -32,9 +33,18 @@ class MarketSource(Protocol):
     ) -> list[Candle]:
         """Candles opened after `since_open` and closed by `now`, oldest first.
 
-        Callers still filter the result (candle_rules.closed_aligned): a source may return a
-        little more, e.g. the candle that is still open.
+        `now` may lie in the past, to ask for an older stretch (a hole, the far end of the
+        history). Callers still filter the result (candle_rules.closed_aligned): a source may
+        return a little more, e.g. the candle that is still open.
         """
+        ...
+
+    def reach(self, tf: Timeframe, now: int) -> int | None:
+        """The oldest open time of `tf` the source can still deliver (None: any)."""
+        ...
+
+    def cadence(self) -> Cadence:
+        """The jobs to schedule for this source and how often to run them."""
         ...
 
     async def aclose(self) -> None:
