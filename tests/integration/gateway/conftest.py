@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 
 from marketpulse_common.events import (
@@ -36,6 +36,10 @@ from marketpulse_gateway.app import create_app
 from marketpulse_gateway.runtime import Tuning
 
 TIMEFRAMES = [Timeframe.M5, Timeframe.H1]
+# Tests share 127.0.0.1 (one rate-limit subject) and the session Redis: a limit no test
+# reaches keeps the limiter on its normal path without one test's requests failing another.
+# Rate-limit tests set their own limits.
+TEST_RATE_LIMIT = {"rate_limit_per_minute": 6_000_000, "rate_limit_burst": 100_000}
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> No
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[int]:
+async def serve(app: ASGIApp) -> AsyncIterator[int]:
     """Run `app` with uvicorn on 127.0.0.1 and a free port; yields the port."""
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
@@ -75,10 +79,20 @@ async def serve(app: FastAPI) -> AsyncIterator[int]:
 
 @asynccontextmanager
 async def running_gateway(
-    redis_url: str, asset: str, tuning: Tuning | None = None
+    redis_url: str,
+    asset: str,
+    tuning: Tuning | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    **settings_overrides: object,
 ) -> AsyncIterator[RunningGateway]:
-    settings = load_settings(redis_url=redis_url, assets=[asset], timeframes=TIMEFRAMES)
-    async with serve(create_app(settings, tuning=tuning)) as port:
+    settings = load_settings(
+        redis_url=redis_url,
+        assets=[asset],
+        timeframes=TIMEFRAMES,
+        **{**TEST_RATE_LIMIT, **settings_overrides},
+    )
+    async with serve(create_app(settings, tuning=tuning, clock=clock)) as port:
         yield RunningGateway(
             base_url=f"http://127.0.0.1:{port}",
             ws_url=f"ws://127.0.0.1:{port}/v1/stream",

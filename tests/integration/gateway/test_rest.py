@@ -16,6 +16,7 @@ from marketpulse_gateway.freshness import TICKER_MAX_AGE_S
 from tests.integration.gateway.conftest import (
     RunningGateway,
     publish_ticker,
+    running_gateway,
     store_candles,
 )
 
@@ -137,6 +138,15 @@ class TestProblems:
             assert_problem(response, 503)
             assert int(response.headers["retry-after"]) > 0
 
+    async def test_sentiment_off_is_404(self, redis_url: str, unique: str) -> None:
+        """With sentiment turned off and nothing cached, sentiment is 404, not 'wait for it'."""
+        async with (
+            running_gateway(redis_url, unique, sentiment_provider="off") as gateway,
+            httpx.AsyncClient(base_url=gateway.base_url, timeout=10) as http,
+        ):
+            body = assert_problem(await http.get(f"/v1/assets/{unique}/sentiment"), 404)
+            assert body["type"] == "urn:marketpulse:problem:sentiment-off"
+
     async def test_unknown_route_and_method(self, http: httpx.AsyncClient) -> None:
         """Routing errors are problem+json too."""
         assert_problem(await http.get("/v2/nothing"), 404)
@@ -245,3 +255,19 @@ class TestOpenAPI:
         assert {"200", "404", "422", "503"} <= ticker.keys()
         assert ticker["404"]["content"].keys() == {"application/problem+json"}
         assert ticker["200"]["content"].keys() == {"application/json"}
+
+    async def test_every_resource_and_the_key_schemes_are_documented(
+        self, http: httpx.AsyncClient
+    ) -> None:
+        """Forecast and evaluation are documented with their models; keys are optional here."""
+        spec = (await http.get("/openapi.json")).json()
+        for resource, model in (("forecast", "Forecast"), ("evaluation", "Evaluation")):
+            operation = spec["paths"][f"/v1/assets/{{asset}}/{resource}"]["get"]
+            ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+            assert model in ok["$ref"]
+            assert {"401", "429", "503"} <= operation["responses"].keys()
+            assert {} in operation["security"]  # MP_API_KEYS_REQUIRED is off in this gateway
+        schemes = spec["components"]["securitySchemes"]
+        assert schemes["bearer"]["scheme"] == "bearer"
+        assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        assert "security" not in spec["paths"]["/healthz"]["get"]

@@ -91,6 +91,7 @@ class TestFrames:
         "frame",
         [
             Subscribed(channel="ticker:bitcoin", epoch="e", recovered=False),
+            Subscribed(channel="ticker:bitcoin", epoch="e", recovered=True),
             SnapshotFrame(channel="ticker:bitcoin", epoch="e", seq="1-0", data={"price": 1.5}),
             SnapshotFrame(channel="ticker:bitcoin", epoch=None, seq=None, data=None),
             Delta(channel="c:x", epoch="e", seq="2-0", prev_seq="1-0", data={"price": 2.0}),
@@ -98,6 +99,8 @@ class TestFrames:
             Heartbeat(ts=1700000000.5),
             Pong(),
             ErrorFrame(code="unknown_channel", message="nope", channel="x"),
+            ErrorFrame(code="too_many_channels", message="at most 2"),
+            ErrorFrame(code="rate_limited", message="slow down"),
         ],
     )
     def test_round_trip(self, frame: object) -> None:

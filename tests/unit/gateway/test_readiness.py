@@ -22,7 +22,7 @@ def test_ready_with_every_ticker() -> None:
     report = assess(
         CATALOG, UP, reader_running=True, produced_at=produced(bitcoin=NOW, ethereum=NOW), now=NOW
     )
-    assert report.ready
+    assert (report.state, report.ready) == ("ready", True)
     assert report.reasons == []
     assert report.assets["bitcoin"]["ticker"].age_s == 0.0
 
@@ -47,14 +47,37 @@ def test_missing_ticker_is_not_ready() -> None:
     assert report.assets["ethereum"]["ticker"].age_s is None
 
 
-def test_redis_down_or_reader_stopped_is_not_ready() -> None:
-    """Unreachable Redis or a stopped reader each make the gateway unready."""
-    down = assess(
-        CATALOG, RedisReport(reachable=False), reader_running=False, produced_at={}, now=NOW
+def test_reader_stopped_with_redis_up_is_not_ready() -> None:
+    """A reader that does not follow the streams while Redis answers makes it unready."""
+    report = assess(
+        CATALOG, UP, reader_running=False, produced_at=produced(bitcoin=NOW, ethereum=NOW), now=NOW
     )
-    assert not down.ready
-    assert down.reasons == [
-        "Redis is unreachable",
+    assert (report.state, report.ready) == ("unready", False)
+    assert report.reasons == ["the stream reader is not following the streams"]
+
+
+def test_redis_down_with_data_held_is_degraded() -> None:
+    """Redis down but every ticker held in memory: degraded, still taking traffic."""
+    down = RedisReport(reachable=False)
+    report = assess(
+        CATALOG,
+        down,
+        reader_running=False,
+        produced_at=produced(bitcoin=NOW, ethereum=NOW),
+        now=NOW,
+    )
+    assert (report.state, report.ready) == ("degraded", True)
+    assert report.reasons == [
+        "Redis is unreachable; serving last-known-good data marked stale",
         "the stream reader is not following the streams",
     ]
-    assert down.assets == {"bitcoin": {}, "ethereum": {}}
+
+
+def test_redis_down_with_nothing_held_is_not_ready() -> None:
+    """Redis down and nothing in memory: unready, the missing data named first."""
+    report = assess(
+        CATALOG, RedisReport(reachable=False), reader_running=False, produced_at={}, now=NOW
+    )
+    assert (report.state, report.ready) == ("unready", False)
+    assert report.reasons[0] == "no ticker cached yet for bitcoin, ethereum"
+    assert report.assets == {"bitcoin": {}, "ethereum": {}}

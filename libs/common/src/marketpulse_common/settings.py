@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # How long a consumer-group entry may sit idle with one replica before another reclaims
     # it (ConsumerConfig.claim_idle_ms, same default): longer than any healthy handler runs.
     claim_idle_ms: int = Field(default=30_000, ge=100, le=3_600_000)
+    # Compute: how many candles ahead a forecast looks (its return is close to close over
+    # that many candles). 48 is two days of hourly candles; a longer look would leave the
+    # 400-candle training window only a few independent outcomes to learn from.
+    forecast_horizon: int = Field(default=1, ge=1, le=48)
 
     # Sentiment: time and cost bounds of the model provider, and the optional news feeds.
     anthropic_timeout_s: float = Field(default=10.0, gt=0, le=120)  # one HTTP request

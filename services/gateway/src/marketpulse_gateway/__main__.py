@@ -1,17 +1,35 @@
-"""`python -m marketpulse_gateway`: serve the gateway with uvicorn on MP_GATEWAY_HOST/PORT."""
+"""`python -m marketpulse_gateway`: serve the gateway with uvicorn on MP_GATEWAY_HOST/PORT.
+
+`python -m marketpulse_gateway keys create|revoke|list` manages API keys instead (keys_cli).
+"""
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import urlsplit
 
 import uvicorn
 
 from marketpulse_common.lifecycle import DRAIN_TIMEOUT_S, settings_or_exit
 from marketpulse_common.logs import configure_logging, register_secret
-from marketpulse_gateway.app import create_app
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["keys"]:
+        # Imported here (like the app in serve) so key commands do not load the web stack.
+        from marketpulse_gateway import keys_cli
+
+        raise SystemExit(keys_cli.main(args[1:]))
+    if args:
+        raise SystemExit("usage: python -m marketpulse_gateway [keys {create,revoke,list} …]")
+    serve()
+
+
+def serve() -> None:
+    from marketpulse_gateway.app import create_app
+    from marketpulse_gateway.ws_server import ws_server_options
+
     settings = settings_or_exit()
     configure_logging(service="gateway", log_format=settings.log_format, level=settings.log_level)
     register_secret(urlsplit(settings.redis_dsn).password)
@@ -25,6 +43,8 @@ def main() -> None:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=int(DRAIN_TIMEOUT_S),
+        # The WebSocket protocol with the stream's direct socket and message size limit.
+        **ws_server_options(settings),
     )
 
 

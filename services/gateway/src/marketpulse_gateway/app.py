@@ -1,7 +1,9 @@
-"""The FastAPI application: built by `create_app(settings)`, its resources owned by the lifespan.
+"""The gateway application: built by `create_app(settings)`, its resources owned by the lifespan.
 
-FastAPI owns routing, validation and the OpenAPI document; the data itself is served as the
-JSON producers stored, spliced into the envelope (see envelope.py).
+`create_app` returns the ASGI entry point, `Front` (front.py): the guards and the hot path in
+front of the FastAPI app (`.api`). FastAPI owns routing, validation and the OpenAPI document;
+the data itself is served as the JSON producers stored, spliced into the envelope (see
+envelope.py).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from fastapi import FastAPI
 
 from marketpulse_common.settings import Settings
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.front import Front
 from marketpulse_gateway.openapi import install_openapi
 from marketpulse_gateway.problems import install_problem_handlers
-from marketpulse_gateway.routes import assets, candles, health, snapshot, stream
+from marketpulse_gateway.routes import assets, candles, health, metrics, snapshot, stream
 from marketpulse_gateway.runtime import Tuning, open_gateway
 
 API_VERSION = "1"
@@ -27,6 +30,11 @@ sentiment over REST, and live updates over the `/v1/stream` WebSocket.
 Success bodies are `{"data": …, "meta": {"as_of", "age_s", "stale", "source"}}`; errors are
 RFC 9457 `application/problem+json`. Data responses carry a weak `ETag`; send it back in
 `If-None-Match` to get `304 Not Modified` while nothing changed.
+
+API keys (required when the deployment sets `MP_API_KEYS_REQUIRED`) go in
+`Authorization: Bearer <key>` or `X-API-Key`; the WebSocket also accepts `?api_key=`, as
+browsers cannot set headers on it. Requests are rate limited per key (per client address
+without one): over the limit is `429` with `Retry-After`.
 """
 
 
@@ -35,7 +43,7 @@ def create_app(
     *,
     tuning: Tuning | None = None,
     clock: Callable[[], float] = time.time,
-) -> FastAPI:
+) -> Front:
     """The gateway app; Redis is opened and the stream reader started when it starts serving."""
     tuning = tuning or Tuning()
     catalog = Catalog(settings.assets, settings.timeframes)
@@ -44,7 +52,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings, catalog, tuning, clock) as gateway:
             app.state.gateway = gateway
-            yield
+            front.gateway = gateway
+            try:
+                yield
+            finally:
+                front.gateway = None
 
     app = FastAPI(
         title="marketpulse gateway",
@@ -53,7 +65,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    install_openapi(app, catalog)
-    for module in (assets, candles, snapshot, health, stream):
+    install_openapi(app, catalog, keys_required=settings.api_keys_required)
+    for module in (assets, candles, snapshot, health, metrics, stream):
         app.include_router(module.router)
-    return app
+    front = Front(app, max_body_bytes=settings.max_body_bytes)
+    return front

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import cast
 
 from redis.asyncio import Redis
@@ -20,19 +19,12 @@ from redis.exceptions import RedisError
 from marketpulse_common.keys import Channel, ChannelKind, candles_key
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_gateway.candle_slot import LoadedCandles
 from marketpulse_gateway.errors import StoreUnavailable
 
 # A cache read answers in well under a millisecond; a request waiting longer than this is
 # better served a 503 with Retry-After than left hanging on a sick Redis.
 READ_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class CandleSeries:
-    """Closed candles as stored (Candle JSON, oldest first) and when the newest was published."""
-
-    members: list[str]
-    produced_at: float | None
 
 
 class RedisCache:
@@ -51,14 +43,14 @@ class RedisCache:
             replies = await pipe.execute()
         return [snapshot_from_fields(cast(dict[str, str], fields)) for fields in replies]
 
-    async def candles(self, asset: str, tf: Timeframe, limit: int) -> CandleSeries:
-        """The newest `limit` closed candles, oldest first."""
+    async def candles(self, asset: str, tf: Timeframe, limit: int) -> LoadedCandles:
+        """The newest `limit` closed candles, oldest first, with the channel's stamp."""
         async with self._guard():
             pipe = self._redis.pipeline(transaction=False)
             pipe.zrange(candles_key(asset, tf), -limit, -1)
-            pipe.hget(Channel(ChannelKind.CANDLES, asset, tf).snapshot_key, "ts")
-            members, ts = await pipe.execute()
-        return CandleSeries(members=list(members), produced_at=float(ts) if ts else None)
+            pipe.hmget(Channel(ChannelKind.CANDLES, asset, tf).snapshot_key, ["ts", "src"])
+            members, (ts, source) = await pipe.execute()
+        return LoadedCandles(list(members), float(ts) if ts else None, source or "")
 
     async def produced_at(self, channels: Sequence[Channel]) -> list[float | None]:
         """When each channel's latest value was published (None: nothing cached)."""

@@ -16,17 +16,33 @@ from marketpulse_gateway.errors import ProtocolError, UnknownAsset, UnservedTime
 # rarely and are too large to be worth streaming.
 ASSET_KINDS = (ChannelKind.TICKER, ChannelKind.SENTIMENT)
 TIMEFRAME_KINDS = (ChannelKind.CANDLES, ChannelKind.INDICATORS, ChannelKind.FORECAST)
+# Channels the gateway follows for its in-process cache but never streams.
+CACHED_ONLY_KINDS = (ChannelKind.EVALUATION,)
+
+# The timeframe a request gets when it names none (DESIGN §6 examples use 1h).
+DEFAULT_TIMEFRAME = Timeframe.H1
+# A dashboard's chart rarely shows more; the bound keeps one response small and fast.
+MAX_CANDLES = 1000
+DEFAULT_CANDLES = 200
 
 
 class Catalog:
-    __slots__ = ("_asset_set", "_tf_set", "assets", "channels", "timeframes")
+    __slots__ = ("_asset_set", "_tf_set", "assets", "cached_channels", "channels", "timeframes")
 
     def __init__(self, assets: Iterable[str], timeframes: Iterable[Timeframe]) -> None:
         self.assets = tuple(assets)
         self.timeframes = tuple(timeframes)
         self._asset_set = frozenset(self.assets)
         self._tf_set = frozenset(self.timeframes)
+        # What WebSocket clients may subscribe to.
         self.channels = tuple(self._all_channels())
+        # What the stream reader follows: the streamed channels and the REST-only ones.
+        self.cached_channels = self.channels + tuple(
+            Channel(kind, asset, tf)
+            for asset in self.assets
+            for tf in self.timeframes
+            for kind in CACHED_ONLY_KINDS
+        )
 
     def _all_channels(self) -> Iterable[Channel]:
         for asset in self.assets:

@@ -13,11 +13,8 @@ from starlette.requests import HTTPConnection
 
 from marketpulse_common.keys import ASSET_PATTERN
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_gateway.catalog import DEFAULT_TIMEFRAME, MAX_CANDLES
 from marketpulse_gateway.runtime import Gateway
-
-# A dashboard's chart rarely shows more; the bound keeps one response small and fast.
-MAX_CANDLES = 1000
-DEFAULT_CANDLES = 200
 
 
 def get_gateway(connection: HTTPConnection) -> Gateway:
@@ -41,7 +38,7 @@ def served_timeframe(
     gateway: GatewayDep,
     tf: Annotated[
         Timeframe, Query(description="Candle timeframe; must be one of MP_TIMEFRAMES.")
-    ] = Timeframe.H1,
+    ] = DEFAULT_TIMEFRAME,
 ) -> Timeframe:
     return gateway.catalog.check_timeframe(tf)
 

@@ -4,6 +4,7 @@ GatewayError
 ├── UnknownAsset        the asset is not one of MP_ASSETS                  → 404
 ├── UnservedTimeframe   the timeframe is valid but not one of MP_TIMEFRAMES → 422
 ├── NoData              the resource is known but nothing is cached yet     → 503 + Retry-After
+│   └── SentimentOff    …and sentiment is turned off, so nothing will come  → 404
 ├── StoreUnavailable    Redis did not answer (translated from RedisError)   → 503 + Retry-After
 └── ProtocolError       a WebSocket message we cannot act on                → an `error` frame
 
@@ -15,7 +16,14 @@ from __future__ import annotations
 from typing import Literal
 
 # The `code` of a WebSocket `error` frame (DESIGN §7); clients switch on it, so it only grows.
-ErrorCode = Literal["bad_request", "unknown_op", "unknown_channel", "unavailable", "rate_limited"]
+ErrorCode = Literal[
+    "bad_request",
+    "unknown_op",
+    "unknown_channel",
+    "unavailable",
+    "rate_limited",
+    "too_many_channels",
+]
 
 
 class GatewayError(Exception):
@@ -35,6 +43,10 @@ class UnservedTimeframe(GatewayError):
 
 class NoData(GatewayError):
     """Nothing is cached for this resource yet (the producers have not written it)."""
+
+
+class SentimentOff(NoData):
+    """No sentiment is cached and the deployment runs with MP_SENTIMENT_PROVIDER=off."""
 
 
 class StoreUnavailable(GatewayError):

@@ -1,8 +1,9 @@
 """The OpenAPI document, adjusted to say what this deployment really accepts and returns.
 
 FastAPI documents every extra response as application/json and the timeframe parameter as
-the whole `Timeframe` enum; here errors become application/problem+json and `tf` is narrowed
-to the timeframes this gateway serves (MP_TIMEFRAMES).
+the whole `Timeframe` enum; here errors become application/problem+json, `tf` is narrowed
+to the timeframes this gateway serves (MP_TIMEFRAMES), and the data endpoints declare the
+API key schemes (optional unless MP_API_KEYS_REQUIRED).
 """
 
 from __future__ import annotations
@@ -13,10 +14,16 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.front import OPERATIONS_PATHS
 from marketpulse_gateway.problems import PROBLEM_MEDIA_TYPE
 
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "`mp_<id>_<secret>`"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
 
-def install_openapi(app: FastAPI, catalog: Catalog) -> None:
+
+def install_openapi(app: FastAPI, catalog: Catalog, *, keys_required: bool) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -25,7 +32,8 @@ def install_openapi(app: FastAPI, catalog: Catalog) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = refine(schema, [tf.value for tf in catalog.timeframes])
+            refine(schema, [tf.value for tf in catalog.timeframes])
+            app.openapi_schema = declare_security(schema, keys_required=keys_required)
         return app.openapi_schema
 
     app.openapi = build  # type: ignore[method-assign]  # FastAPI's documented override
@@ -51,3 +59,16 @@ def _problem_media_type(responses: dict[str, Any]) -> None:
         content = response.get("content", {})
         if int(status) >= 400 and "application/json" in content:
             content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+
+
+def declare_security(schema: dict[str, Any], *, keys_required: bool) -> dict[str, Any]:
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    # An empty requirement makes the key optional (OpenAPI 3.1 §4.8.30).
+    options: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+    if not keys_required:
+        options.append({})
+    for path, item in schema.get("paths", {}).items():
+        if path not in OPERATIONS_PATHS:
+            for operation in item.values():
+                operation["security"] = options
+    return schema

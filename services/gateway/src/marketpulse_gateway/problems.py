@@ -22,6 +22,7 @@ from marketpulse_common.logs import get_logger
 from marketpulse_gateway.errors import (
     GatewayError,
     NoData,
+    SentimentOff,
     StoreUnavailable,
     UnknownAsset,
     UnservedTimeframe,
@@ -55,8 +56,10 @@ class ProblemKind:
     retry_after_s: int | None = None
 
 
+# First match wins: subclasses before their bases.
 _KINDS: dict[type[GatewayError], ProblemKind] = {
     UnknownAsset: ProblemKind("unknown-asset", "Unknown asset", 404),
+    SentimentOff: ProblemKind("sentiment-off", "Sentiment is off", 404),
     UnservedTimeframe: ProblemKind("unserved-timeframe", "Timeframe not served", 422),
     NoData: ProblemKind("no-data", "No data yet", 503, retry_after_s=5),
     StoreUnavailable: ProblemKind("store-unavailable", "Cache unavailable", 503, retry_after_s=2),
@@ -64,9 +67,12 @@ _KINDS: dict[type[GatewayError], ProblemKind] = {
 _FALLBACK = ProblemKind("internal-error", "Internal error", 500)
 
 # For the OpenAPI document: what each data endpoint may answer besides 200.
+# (401 and 429 come from the edge, front.py, before a route runs.)
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "API key missing (when required), unknown or revoked."},
     404: {"model": Problem, "description": "Unknown asset (problem+json)."},
     422: {"model": Problem, "description": "Bad parameter or unserved timeframe (problem+json)."},
+    429: {"model": Problem, "description": "Over the rate limit; see Retry-After."},
     503: {"model": Problem, "description": "No data yet or cache down; see Retry-After."},
 }
 

@@ -9,6 +9,14 @@ frame, and the connection stays open.
 Positions are Redis stream entry ids (`<ms>-<n>`): `seq` of a frame is the id of the entry
 that produced it and `prev_seq` the id before it on the same channel, so `seq_key` gives the
 order and a client detects a gap when a delta's `prev_seq` is not the `seq` it holds.
+
+A subscribe with a resume position answers `subscribed` with `recovered: true` followed by
+the missed updates as deltas (no snapshot: the client keeps its state), or `recovered: false`
+followed by a snapshot; see resume.py.
+
+Close codes: 1000 normal, 1001 server going away, 1008 policy (handshake refused after
+accept, or a client that keeps breaking the limits), 1009 client message too big, 4008 the
+client is too slow to keep up (its queue overflowed).
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ MAX_CHANNELS_PER_OP = 100
 MAX_CHANNEL_NAME = 96
 # Stream ids and epochs are short ASCII tokens; anything longer is not one of ours.
 MAX_POSITION_TOKEN = 48
+
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+# Private-use range (4000-4999); "4008" mirrors 1008 for "you broke the pace, not a rule".
+CLOSE_SLOW = 4008
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=MAX_CHANNEL_NAME)]
 ChannelList = Annotated[list[ChannelName], Field(min_length=1, max_length=MAX_CHANNELS_PER_OP)]
@@ -71,6 +86,8 @@ _OPS = ("subscribe", "unsubscribe", "ping")
 
 
 class Subscribed(_Frame):
+    """`recovered`: the missed deltas follow (no snapshot); otherwise a snapshot follows."""
+
     type: Literal["subscribed"] = "subscribed"
     channel: str
     epoch: str | None

@@ -1,15 +1,24 @@
 """What `/readyz` reports and when the gateway counts as ready: a pure verdict on probe results.
 
-Ready means "send me traffic": Redis answers, the stream reader is following the streams, and
-every tracked asset has at least a ticker to serve. Staleness is reported per channel but
-does not make the gateway unready: stale data marked stale is still worth serving.
+Three states, because "Redis is down" must not take every replica out of service at once
+while each still holds last-known-good data worth serving:
+
+- `ready`: Redis answers, the stream reader follows the streams, every asset has a ticker.
+- `degraded` (still 200: keep sending traffic): Redis is unreachable (or the reader is
+  paused by the outage) but every asset's ticker is held in memory, served marked stale.
+- `unready` (503): some asset has no ticker anywhere, or the reader stopped following the
+  streams although Redis answers.
+
+Staleness is reported per channel but does not change the state: stale data marked stale
+is still worth serving.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_gateway.catalog import Catalog
@@ -30,12 +39,18 @@ class RedisReport(_Report):
     latency_ms: float | None = None
 
 
+ReadinessState = Literal["ready", "degraded", "unready"]
+
+
 class Readiness(_Report):
-    ready: bool
+    state: ReadinessState
+    ready: bool = Field(description="Send this gateway traffic: state is ready or degraded.")
     reasons: list[str]
     redis: RedisReport
     stream_reader: bool
-    assets: dict[str, dict[str, ChannelReport]]
+    assets: dict[str, dict[str, ChannelReport]] = Field(
+        description="Age of every value, from Redis (or from memory while Redis is down)."
+    )
 
 
 def channel_label(channel: Channel) -> str:
@@ -53,19 +68,22 @@ def assess(
 ) -> Readiness:
     assets: dict[str, dict[str, ChannelReport]] = {asset: {} for asset in catalog.assets}
     assets |= _channel_reports(produced_at, now)
-    reasons = []
+    unready: list[str] = []
+    degraded: list[str] = []
     if not redis.reachable:
-        reasons.append("Redis is unreachable")
+        degraded.append("Redis is unreachable; serving last-known-good data marked stale")
     if not reader_running:
-        reasons.append("the stream reader is not following the streams")
-    if redis.reachable:
-        tickers = {a: produced_at.get(Channel(ChannelKind.TICKER, a)) for a in catalog.assets}
-        missing = [asset for asset, ts in tickers.items() if ts is None]
-        if missing:
-            reasons.append(f"no ticker cached yet for {', '.join(missing)}")
+        reason = "the stream reader is not following the streams"
+        (unready if redis.reachable else degraded).append(reason)
+    tickers = {a: produced_at.get(Channel(ChannelKind.TICKER, a)) for a in catalog.assets}
+    missing = [asset for asset, ts in tickers.items() if ts is None]
+    if missing:
+        unready.append(f"no ticker cached yet for {', '.join(missing)}")
+    state: ReadinessState = "unready" if unready else "degraded" if degraded else "ready"
     return Readiness(
-        ready=not reasons,
-        reasons=reasons,
+        state=state,
+        ready=state != "unready",
+        reasons=unready + degraded,
         redis=redis,
         stream_reader=reader_running,
         assets=assets,

@@ -5,16 +5,24 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketpulse_gateway.envelope import Meta, encode_envelope
+from marketpulse_gateway.envelope import CACHE_CONTROL, ReadyBody, encode_envelope
 from marketpulse_gateway.etag import etag_for, not_modified
 
-# Clients may keep a copy but must revalidate each time; with ETags that costs a 304.
-CACHE_CONTROL = "no-cache"
+
+def ready_response(request: Request, ready: ReadyBody, now: float, *, stale: bool) -> Response:
+    """Answer with a ready body, as the hot path would (`stale`: serving last-known-good)."""
+    rendered = ready.render(now, force_stale=stale)
+    return _answer(request, rendered.body, rendered.etag.decode())
 
 
-def envelope_response(request: Request, data: bytes, meta: Meta) -> Response:
-    etag = etag_for(data, stale=meta.stale)
+def composed_response(request: Request, data: bytes, meta: dict[str, object]) -> Response:
+    """Answer with a body composed for this request (lists, snapshots)."""
+    etag = etag_for(data, stale=bool(meta["stale"]))
+    return _answer(request, encode_envelope(data, meta), etag)
+
+
+def _answer(request: Request, body: bytes, etag: str) -> Response:
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if not_modified(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    return Response(encode_envelope(data, meta), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)

@@ -10,15 +10,23 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from marketpulse_common.connection import MAX_BLOCK_MS, create_redis
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
+from marketpulse_gateway.access import Access
 from marketpulse_gateway.cache import RedisCache
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.history import StreamHistory
+from marketpulse_gateway.hot_cache import HotCache
 from marketpulse_gateway.hub import Hub, send_heartbeats
+from marketpulse_gateway.limits import RateLimits
+from marketpulse_gateway.metrics import GatewayMetrics
+from marketpulse_gateway.sinks import EventFanout
+from marketpulse_gateway.store_health import StoreHealth
+from marketpulse_gateway.stream_metrics import StreamMetrics
 from marketpulse_gateway.stream_reader import StreamReader
 
 log = get_logger(__name__)
@@ -32,9 +40,10 @@ class Tuning:
 
     # DESIGN §7: a quiet connection still hears from the server every 15 s.
     heartbeat_s: float = 15.0
-    # Frames a client may have queued before it counts as slow (4008): about a minute of a
-    # busy dashboard's updates, far more than a healthy client ever holds.
-    outbox_size: int = 1024
+    # WebSocket per-connection rates (limits.py), and how long a client the server closes
+    # has to read its backlog and answer the close before it is cut off.
+    ws_rates: RateLimits = field(default_factory=RateLimits)
+    ws_close_grace_s: float = 5.0
     block_ms: int = MAX_BLOCK_MS
     # Start-up waits this long for the stream positions, then serves anyway (Redis may be
     # down; the reader keeps retrying and /readyz says so).
@@ -51,6 +60,11 @@ class Gateway:
     reader: StreamReader
     reader_task: asyncio.Task[None]
     clock: Callable[[], float]
+    metrics: GatewayMetrics
+    hot: HotCache  # L1: values ready to send (the hot path and the routes)
+    access: Access  # API keys, rate limits, CORS
+    store: StoreHealth  # whether Redis answers right now
+    history: StreamHistory  # snapshots and channel history for WebSocket subscribes
 
     @property
     def reader_alive(self) -> bool:
@@ -62,17 +76,38 @@ async def open_gateway(
     settings: Settings, catalog: Catalog, tuning: Tuning, clock: Callable[[], float]
 ) -> AsyncIterator[Gateway]:
     redis = create_redis(settings.redis_dsn, client_name=SERVICE)
-    hub = Hub()
-    reader = StreamReader(redis, catalog.channels, hub, block_ms=tuning.block_ms)
+    # Checks on the request path (rate limits, keys, the watch) fail fast instead of retrying.
+    guard = create_redis(settings.redis_dsn, client_name=f"{SERVICE}-guard", retries=0)
+    metrics, store = GatewayMetrics(), StoreHealth()
+    hot = HotCache(catalog, metrics, clock=clock)
+    metrics.watch(redis_up=lambda: store.reachable, ages=hot.ages)
+    hub = Hub(StreamMetrics(metrics))
+    sink = EventFanout(hot, hub, catalog.channels)
+    reader = StreamReader(redis, catalog.cached_channels, sink, block_ms=tuning.block_ms)
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(reader.run(), name="stream-reader"),
         asyncio.create_task(send_heartbeats(hub, tuning.heartbeat_s, clock), name="heartbeats"),
         asyncio.create_task(run_beacon(redis, SERVICE, instance_id(SERVICE), stop), name="beacon"),
+        asyncio.create_task(store.watch(guard), name="redis-watch"),
     ]
     try:
         await _wait_ready(reader, tuning.ready_timeout_s)
-        yield Gateway(settings, tuning, catalog, RedisCache(redis), hub, reader, tasks[0], clock)
+        yield Gateway(
+            settings,
+            tuning,
+            catalog,
+            RedisCache(redis),
+            hub,
+            reader,
+            tasks[0],
+            clock,
+            metrics=metrics,
+            hot=hot,
+            access=Access.build(settings, guard, store, metrics),
+            store=store,
+            history=StreamHistory(redis),
+        )
     finally:
         stop.set()
         hub.close_all()
@@ -80,6 +115,7 @@ async def open_gateway(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await redis.aclose()
+        await guard.aclose()
 
 
 async def _wait_ready(reader: StreamReader, timeout_s: float) -> None:

@@ -1,4 +1,11 @@
-"""`/v1/assets` and the single-value resources of one asset: ticker, indicators, sentiment."""
+"""`/v1/assets` and the single-value resources of one asset: ticker, indicators, forecast,
+evaluation and sentiment.
+
+A request reaches these routes only when the hot path (front.py) could not answer it: the
+value is not in memory yet, or the request is unusual. They read Redis (L2), keep what they
+read in memory (L1) for the next request, and while Redis is unreachable serve the
+last-known-good value marked stale instead of failing.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,14 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketpulse_common.events import Indicators, Sentiment, Ticker
+from marketpulse_common.events import Evaluation, Forecast, Indicators, Sentiment, Ticker
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_gateway.dependencies import AssetDep, GatewayDep, TimeframeDep
-from marketpulse_gateway.envelope import AssetSummary, Envelope, meta_for
-from marketpulse_gateway.errors import NoData
-from marketpulse_gateway.freshness import freshness, oldest
+from marketpulse_gateway.envelope import AssetSummary, Envelope
+from marketpulse_gateway.errors import NoData, SentimentOff
+from marketpulse_gateway.layers import compose, read_values
 from marketpulse_gateway.problems import PROBLEM_RESPONSES
-from marketpulse_gateway.responses import envelope_response
+from marketpulse_gateway.responses import composed_response, ready_response
 from marketpulse_gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
@@ -28,16 +35,19 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"])
 )
 async def list_assets(request: Request, gateway: GatewayDep) -> Response:
     channels = [Channel(ChannelKind.TICKER, asset) for asset in gateway.catalog.assets]
-    snapshots = await gateway.cache.snapshots(channels)
-    now = gateway.clock()
+    read = await read_values(gateway, channels)
     data = orjson.dumps(
         [
-            {"asset": ch.asset, "ticker": orjson.Fragment(snap.data) if snap else None}
-            for ch, snap in zip(channels, snapshots, strict=True)
+            {"asset": ch.asset, "ticker": orjson.Fragment(ready.data) if ready else None}
+            for ch, ready in zip(channels, read.values, strict=True)
         ]
     )
-    present = [freshness(ChannelKind.TICKER, None, s.ts, now) for s in snapshots if s]
-    return envelope_response(request, data, meta_for(oldest(present)))
+    composed = compose(
+        {ch.asset: ready for ch, ready in zip(channels, read.values, strict=True)},
+        gateway.clock(),
+        stale=read.stale,
+    )
+    return composed_response(request, data, composed.meta)
 
 
 @router.get(
@@ -63,18 +73,47 @@ async def indicators(
 
 
 @router.get(
+    "/{asset}/forecast",
+    response_model=Envelope[Forecast],
+    responses=PROBLEM_RESPONSES,
+    summary="Latest forecast with its explanation and model version",
+)
+async def forecast(
+    request: Request, gateway: GatewayDep, asset: AssetDep, tf: TimeframeDep
+) -> Response:
+    return await _channel_value(request, gateway, Channel(ChannelKind.FORECAST, asset, tf))
+
+
+@router.get(
+    "/{asset}/evaluation",
+    response_model=Envelope[Evaluation],
+    responses=PROBLEM_RESPONSES,
+    summary="Walk-forward evaluation of the forecaster against its baselines",
+)
+async def evaluation(
+    request: Request, gateway: GatewayDep, asset: AssetDep, tf: TimeframeDep
+) -> Response:
+    return await _channel_value(request, gateway, Channel(ChannelKind.EVALUATION, asset, tf))
+
+
+@router.get(
     "/{asset}/sentiment",
     response_model=Envelope[Sentiment],
     responses=PROBLEM_RESPONSES,
-    summary="Latest sentiment summary",
+    summary="Latest sentiment summary (404 when sentiment is off and nothing is cached)",
 )
 async def sentiment(request: Request, gateway: GatewayDep, asset: AssetDep) -> Response:
-    return await _channel_value(request, gateway, Channel(ChannelKind.SENTIMENT, asset))
+    try:
+        return await _channel_value(request, gateway, Channel(ChannelKind.SENTIMENT, asset))
+    except NoData:
+        if gateway.settings.sentiment == "off":
+            raise SentimentOff("sentiment is turned off (MP_SENTIMENT_PROVIDER=off)") from None
+        raise
 
 
 async def _channel_value(request: Request, gateway: Gateway, channel: Channel) -> Response:
-    snapshot = await gateway.cache.snapshot(channel)
-    if snapshot is None:
+    read = await read_values(gateway, [channel])
+    ready = read.values[0]
+    if ready is None:
         raise NoData(f"nothing is cached for {channel.name} yet; its producer may be starting")
-    fresh = freshness(channel.kind, channel.tf, snapshot.ts, gateway.clock())
-    return envelope_response(request, snapshot.data.encode(), meta_for(fresh))
+    return ready_response(request, ready, gateway.clock(), stale=read.stale)

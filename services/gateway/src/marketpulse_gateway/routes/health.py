@@ -14,6 +14,7 @@ from marketpulse_gateway.dependencies import GatewayDep
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.problems import Problem, problem_response
 from marketpulse_gateway.readiness import Readiness, RedisReport, assess
+from marketpulse_gateway.runtime import Gateway
 
 router = APIRouter(tags=["operations"])
 
@@ -46,16 +47,7 @@ async def healthz(gateway: GatewayDep) -> Response:
     summary="Readiness: Redis reachable, streams followed, data cached (with freshness)",
 )
 async def readyz(gateway: GatewayDep) -> Response:
-    channels = gateway.catalog.channels
-    produced: dict[Channel, float | None] = {}
-    try:
-        started = time.perf_counter()
-        await gateway.cache.ping()
-        latency_ms = round((time.perf_counter() - started) * 1e3, 3)
-        redis = RedisReport(reachable=True, latency_ms=latency_ms)
-        produced = dict(zip(channels, await gateway.cache.produced_at(channels), strict=True))
-    except StoreUnavailable:
-        redis = RedisReport(reachable=False)
+    redis, produced = await _probe(gateway)
     running = gateway.reader_alive and gateway.reader.ready.is_set()
     report = assess(
         gateway.catalog, redis, reader_running=running, produced_at=produced, now=gateway.clock()
@@ -70,3 +62,22 @@ async def readyz(gateway: GatewayDep) -> Response:
         headers={"Retry-After": str(READY_RETRY_AFTER_S)},
         **report.model_dump(mode="json"),
     )
+
+
+async def _probe(gateway: Gateway) -> tuple[RedisReport, dict[Channel, float | None]]:
+    """Redis's state and every value's age: from Redis, or from memory when it is down."""
+    channels = gateway.catalog.cached_channels
+    # A known outage answers at once: a probe waiting for a timeout would itself time out.
+    if gateway.store.reachable:
+        try:
+            started = time.perf_counter()
+            await gateway.cache.ping()
+            latency_ms = round((time.perf_counter() - started) * 1e3, 3)
+            produced = await gateway.cache.produced_at(channels)
+            return (
+                RedisReport(reachable=True, latency_ms=latency_ms),
+                dict(zip(channels, produced, strict=True)),
+            )
+        except StoreUnavailable:
+            pass
+    return RedisReport(reachable=False), {ch: gateway.hot.produced_at(ch) for ch in channels}

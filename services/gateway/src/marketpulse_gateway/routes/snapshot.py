@@ -1,48 +1,43 @@
-"""`/v1/assets/{asset}/snapshot`: ticker, candles, indicators and sentiment in one body.
+"""`/v1/assets/{asset}/snapshot`: every resource of one asset in one body.
 
-For a dashboard's first paint. A part with nothing cached is null; the body's meta is that
-of its oldest part (stale if any part is), and `meta.parts` gives each part's own.
+For a dashboard's first paint: ticker, candles, indicators, forecast, evaluation and
+sentiment. A part with nothing cached is null; the body's meta is that of its oldest part
+(stale if any part is), and `meta.parts` gives each part's own.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
-import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_gateway.catalog import DEFAULT_CANDLES
 from marketpulse_gateway.dependencies import (
-    DEFAULT_CANDLES,
     AssetDep,
     GatewayDep,
     LimitQuery,
     TimeframeDep,
 )
-from marketpulse_gateway.envelope import (
-    CACHE_SOURCE,
-    SnapshotEnvelope,
-    SnapshotMeta,
-    part_meta,
-)
-from marketpulse_gateway.errors import NoData
-from marketpulse_gateway.freshness import Freshness, freshness, oldest
+from marketpulse_gateway.envelope import ReadyBody, SnapshotEnvelope
+from marketpulse_gateway.errors import NoData, StoreUnavailable
+from marketpulse_gateway.layers import Layered, compose, read_candles, read_values
 from marketpulse_gateway.problems import PROBLEM_RESPONSES
-from marketpulse_gateway.responses import envelope_response
-from marketpulse_gateway.routes.candles import candles_freshness, candles_json
+from marketpulse_gateway.responses import composed_response
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 
-Part = tuple[orjson.Fragment, Freshness]
+ORDER = ("ticker", "candles", "indicators", "forecast", "evaluation", "sentiment")
 
 
 @router.get(
     "/{asset}/snapshot",
     response_model=SnapshotEnvelope,
     responses=PROBLEM_RESPONSES,
-    summary="Ticker, candles, indicators and sentiment in one body",
+    summary="Ticker, candles, indicators, forecast, evaluation and sentiment in one body",
 )
 async def snapshot(
     request: Request,
@@ -54,38 +49,31 @@ async def snapshot(
     channels = {
         "ticker": Channel(ChannelKind.TICKER, asset),
         "indicators": Channel(ChannelKind.INDICATORS, asset, tf),
+        "forecast": Channel(ChannelKind.FORECAST, asset, tf),
+        "evaluation": Channel(ChannelKind.EVALUATION, asset, tf),
         "sentiment": Channel(ChannelKind.SENTIMENT, asset),
     }
-    snapshots, series = await asyncio.gather(
-        gateway.cache.snapshots(list(channels.values())),
-        gateway.cache.candles(asset, tf, limit),
+    values, candles = await asyncio.gather(
+        _or_nothing(read_values(gateway, list(channels.values())), len(channels)),
+        _or_nothing(read_candles(gateway, asset, tf, limit), 1),
     )
-    now = gateway.clock()
-    parts: dict[str, Part] = {
-        name: (orjson.Fragment(snap.data), freshness(ch.kind, ch.tf, snap.ts, now))
-        for (name, ch), snap in zip(channels.items(), snapshots, strict=True)
-        if snap is not None
-    }
-    if series.members:
-        fresh = candles_freshness(series, tf, now)
-        parts["candles"] = (orjson.Fragment(candles_json(series)), fresh)
-    if not parts:
+    parts: dict[str, ReadyBody | None] = dict(zip(channels, values.values, strict=True))
+    parts["candles"] = candles.values[0]
+    if not any(parts.values()):
+        if values.stale or candles.stale:
+            raise StoreUnavailable("Redis is unreachable and nothing is held for this asset")
         raise NoData(f"nothing is cached for {asset!r} yet; its producers may be starting")
-    return envelope_response(request, _data(parts), _meta(parts))
-
-
-def _data(parts: dict[str, Part]) -> bytes:
-    order = ("ticker", "candles", "indicators", "sentiment")
-    return orjson.dumps({name: parts[name][0] if name in parts else None for name in order})
-
-
-def _meta(parts: dict[str, Part]) -> SnapshotMeta:
-    overall = oldest([fresh for _, fresh in parts.values()])
-    assert overall is not None  # parts is not empty
-    return SnapshotMeta(
-        as_of=overall.as_of,
-        age_s=overall.age_s,
-        stale=overall.stale,
-        source=CACHE_SOURCE,
-        parts={name: part_meta(fresh) for name, (_, fresh) in parts.items()},
+    composed = compose(
+        {name: parts[name] for name in ORDER},
+        gateway.clock(),
+        stale=values.stale or candles.stale,
     )
+    return composed_response(request, composed.data, composed.meta_with_parts())
+
+
+async def _or_nothing(read: Awaitable[Layered], size: int) -> Layered:
+    """A read that finds nothing during an outage is an absent part, not a failed request."""
+    try:
+        return await read
+    except StoreUnavailable:
+        return Layered([None] * size, stale=True)

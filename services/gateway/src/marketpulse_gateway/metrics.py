@@ -1,0 +1,209 @@
+"""The gateway's Prometheus metrics, served on `/metrics` (names prefixed `marketpulse_gateway_`).
+
+The per-request metrics (latency, cache layers, refusals, stream lag) are plain numbers
+updated from the event loop thread only: prometheus_client's metric objects take a lock per
+update, which measured at about a quarter of a hot read's whole cost. They are turned into
+Prometheus families when scraped. The WebSocket metrics change per event or per connection,
+not per request, and are ordinary prometheus_client metrics: `ws_connections` (gauge: inc on
+accept, dec on close), `ws_messages_sent` (counter: frames written) and
+`ws_clients_dropped.labels(reason)` (counter: `slow`, `too_big`, `policy`, …).
+
+Each running gateway has its own registry, so two apps in one process (tests, benchmarks)
+never share a metric. Label values are bounded: routes are templates
+(`/v1/assets/{asset}/ticker`), methods a fixed set.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+PREFIX = "marketpulse_gateway"
+# A hot read answers in tens of microseconds, a Redis-backed one in about a millisecond, and
+# anything past a second is an incident: buckets resolve all three.
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+# Producer publish → gateway read: milliseconds when healthy, seconds after an outage.
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+UNMATCHED_ROUTE = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
+
+# (asset, channel label such as "ticker" or "indicators:1h", age in seconds)
+AgeSample = tuple[str, str, float]
+
+
+class LoopCounter:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class LabelledCounter:
+    """A counter family with one label; `labels(value)` gives that child's counter."""
+
+    def __init__(self) -> None:
+        self.children: dict[str, LoopCounter] = {}
+
+    def labels(self, value: str) -> LoopCounter:
+        child = self.children.get(value)
+        if child is None:
+            child = self.children[value] = LoopCounter()
+        return child
+
+
+class _Series:
+    __slots__ = ("counts", "total")
+
+    def __init__(self, size: int) -> None:
+        self.counts = [0] * size
+        self.total = 0.0
+
+
+class LoopHistogram:
+    """A histogram keyed by a tuple of label values; one bisect and two additions per sample."""
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.bounds = buckets
+        self.series: dict[tuple[str, ...], _Series] = {}
+
+    def observe(self, value: float, key: tuple[str, ...] = ()) -> None:
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = _Series(len(self.bounds) + 1)
+        series.counts[bisect_left(self.bounds, value)] += 1
+        series.total += value
+
+    def family(self, name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(name, doc, labels=labels)
+        for key, series in self.series.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip((*self.bounds, float("inf")), series.counts, strict=True):
+                cumulative += count
+                buckets.append((_le(bound), cumulative))
+            family.add_metric(list(key), buckets, series.total)
+        return family
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.request_duration = LoopHistogram(LATENCY_BUCKETS)
+        self.stream_lag = LoopHistogram(LAG_BUCKETS)
+        self.cache_hits = LabelledCounter()
+        self.cache_misses = LabelledCounter()
+        self.rate_limited = LabelledCounter()
+        self.auth_failures = LabelledCounter()
+        self.l1_hit = self.cache_hits.labels("l1")
+        self.l1_miss = self.cache_misses.labels("l1")
+        self.l2_hit = self.cache_hits.labels("l2")
+        self.l2_miss = self.cache_misses.labels("l2")
+        self._redis_up: Callable[[], bool] = lambda: True
+        self._ages: Callable[[], Iterable[AgeSample]] = tuple
+        self.registry = CollectorRegistry()
+        self.registry.register(_Families(self))
+        self.ws_connections = Gauge(
+            f"{PREFIX}_ws_connections", "Open WebSocket connections.", registry=self.registry
+        )
+        self.ws_messages_sent = Counter(
+            f"{PREFIX}_ws_messages_sent",
+            "WebSocket frames sent to clients.",
+            registry=self.registry,
+        )
+        self.ws_clients_dropped = Counter(
+            f"{PREFIX}_ws_clients_dropped",
+            "WebSocket clients closed by the server, by reason (slow, too_big, policy, …).",
+            ["reason"],
+            registry=self.registry,
+        )
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        if method not in _METHODS:
+            method = "other"  # methods are client-chosen tokens: keep the label set bounded
+        self.request_duration.observe(seconds, (route, method, str(status)))
+
+    def watch(
+        self, *, redis_up: Callable[[], bool], ages: Callable[[], Iterable[AgeSample]]
+    ) -> None:
+        """Report Redis reachability and the age of every held value at each scrape."""
+        self._redis_up, self._ages = redis_up, ages
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def families(self) -> Iterator[Metric]:
+        p = PREFIX
+        yield self.request_duration.family(
+            f"{p}_request_duration_seconds",
+            "HTTP request latency by route template, method and status.",
+            ["route", "method", "status"],
+        )
+        yield _counter(
+            f"{p}_cache_hits",
+            "Reads answered by a cache layer: l1 (in-process bytes) or l2 (Redis).",
+            "layer",
+            self.cache_hits,
+        )
+        yield _counter(
+            f"{p}_cache_misses",
+            "Reads a layer could not answer (l1: went on to Redis; l2: nothing cached).",
+            "layer",
+            self.cache_misses,
+        )
+        yield _counter(
+            f"{p}_rate_limited",
+            "Requests refused with 429, by subject.",
+            "subject",
+            self.rate_limited,
+        )
+        yield _counter(
+            f"{p}_auth_failures",
+            "Requests refused with 401, by reason.",
+            "reason",
+            self.auth_failures,
+        )
+        yield self.stream_lag.family(
+            f"{p}_stream_lag_seconds", "Time from a producer's publish to this gateway's read.", []
+        )
+        yield GaugeMetricFamily(
+            f"{p}_redis_up", "1 while Redis answers, else 0.", value=float(self._redis_up())
+        )
+        ages = GaugeMetricFamily(
+            f"{p}_data_age_seconds",
+            "Seconds since the value served for a channel was produced.",
+            labels=["asset", "channel"],
+        )
+        for asset, channel, age in self._ages():
+            ages.add_metric([asset, channel], age)
+        yield ages
+
+
+class _Families(Collector):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        return self._metrics.families()
+
+
+def _counter(name: str, doc: str, label: str, counter: LabelledCounter) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for value, child in counter.children.items():
+        family.add_metric([value], child.value)
+    return family
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)

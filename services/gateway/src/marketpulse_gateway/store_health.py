@@ -1,0 +1,63 @@
+"""Whether Redis answers right now, kept current by a watch task that PINGs it.
+
+The hot path never touches Redis to serve data, so it cannot notice an outage by itself; it
+reads `reachable` here to mark what it serves stale, and the rate limiter and key checks
+use it as a circuit breaker: while Redis is down they decide locally instead of making every
+request wait for a timeout. Any caller that sees Redis fail reports it at once; only a
+successful PING marks Redis reachable again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from marketpulse_common.logs import get_logger
+
+log = get_logger(__name__)
+
+# Often enough that an outage is marked within a second; a PING costs Redis nothing.
+WATCH_INTERVAL_S = 0.5
+# A loopback PING answers in well under a millisecond; one that takes this long is an outage
+# as far as a reader waiting on it is concerned.
+PING_TIMEOUT_S = 0.5
+
+
+class StoreHealth:
+    def __init__(self) -> None:
+        # Optimistic until the first PING: a gateway that starts must try Redis to learn.
+        self.reachable = True
+        self.changed_at = time.monotonic()
+
+    def report_failure(self, error: BaseException | None = None) -> None:
+        if self.reachable:
+            log.warning("Redis unreachable; serving last-known-good data", error=repr(error))
+            self.reachable = False
+            self.changed_at = time.monotonic()
+
+    def report_success(self) -> None:
+        if not self.reachable:
+            log.info("Redis reachable again")
+            self.reachable = True
+            self.changed_at = time.monotonic()
+
+    async def watch(
+        self,
+        redis: Redis,
+        *,
+        interval_s: float = WATCH_INTERVAL_S,
+        timeout_s: float = PING_TIMEOUT_S,
+    ) -> None:
+        """PING until cancelled (by the gateway's lifespan)."""
+        while True:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await redis.ping()
+            except (RedisError, OSError, TimeoutError) as e:
+                self.report_failure(e)
+            else:
+                self.report_success()
+            await asyncio.sleep(interval_s)
