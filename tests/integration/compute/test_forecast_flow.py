@@ -12,22 +12,26 @@ from marketpulse_compute.evaluation import EvaluationConfig, evaluate
 from marketpulse_compute.forecast_store import ForecastStore
 from marketpulse_compute.forecaster import ForecastConfig
 from marketpulse_compute.handler import HISTORY_SIZE
+from marketpulse_compute.ledger import Ledger
 from marketpulse_compute.window import window_from_members
 from tests.integration.compute.harness import TF, Compute, cache_candles, make_candles
 
 pytestmark = pytest.mark.redis
 
-# Default config: features complete from candle 49, 100 labelled samples → first at 150.
+# Default config: features complete from candle 50, 100 labelled samples → the first
+# forecast is at candle (index) 150.
 FIRST_FORECASTABLE = 150
 
 
 async def recompute_evaluation(compute: Compute, as_of: int) -> Evaluation:
-    """The evaluation rebuilt from nothing but what is stored: the ledger and the candles."""
+    """The evaluation rebuilt from nothing but what is stored: the ledger, read in full
+    (not through the service's lean, cached reading), and the candles."""
     records = await ForecastStore(compute.redis).all(compute.asset, TF)
     cached = await read_window(compute.redis, compute.asset, TF, as_of, HISTORY_SIZE)
     cols = window_from_members(TF, cached.members).columns()
     when = datetime(2024, 1, 1, tzinfo=UTC)
-    return evaluate(compute.asset, TF, records, cols, ForecastConfig(), EvaluationConfig(), when)
+    ledger = Ledger.of(records, as_of=as_of)
+    return evaluate(compute.asset, TF, ledger, cols, ForecastConfig(), EvaluationConfig(), when)
 
 
 async def test_the_first_event_backtests_the_history_and_records_a_live_forecast(
@@ -40,10 +44,10 @@ async def test_the_first_event_backtests_the_history_and_records_a_live_forecast
     await compute.announce(candles[-1])
     published = await compute.wait_for_forecast(candles[-1].t)
     ledger = await compute.ledger()
-    assert sorted(ledger) == [c.t for c in candles[FIRST_FORECASTABLE - 1 :]]
+    assert sorted(ledger) == [c.t for c in candles[FIRST_FORECASTABLE:]]
     assert ledger[candles[-1].t] == published
     assert published.source == "live"
-    assert {ledger[c.t].source for c in candles[FIRST_FORECASTABLE - 1 : -1]} == {"backtest"}
+    assert {ledger[c.t].source for c in candles[FIRST_FORECASTABLE:-1]} == {"backtest"}
     evaluation = await compute.wait_for_evaluation(candles[-1].t)
     assert evaluation.overall.n == len(ledger) - 1  # all but the unresolved live one
     assert evaluation.live.n == 0

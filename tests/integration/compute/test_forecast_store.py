@@ -12,6 +12,7 @@ from marketpulse_common.keys import forecasts_key
 from marketpulse_compute.forecast_record import RecordContext, forecast_record
 from marketpulse_compute.forecast_store import RECORD_TTL_S, TRIM_SLACK, ForecastStore
 from marketpulse_compute.forecaster import ForecastConfig, prepare, walk_forward
+from marketpulse_compute.ledger import Ledger
 from tests.unit.compute.series import TF, random_walk
 
 pytestmark = pytest.mark.redis
@@ -66,3 +67,62 @@ async def test_the_ledger_expires_and_an_unreadable_record_is_skipped(
     assert 0 < await redis.ttl(key) <= RECORD_TTL_S
     await redis.hset(key, "1", "{not json")
     assert await store.all(unique, TF) == good
+
+
+async def test_the_lean_cached_ledger_reads_what_a_full_read_reads(
+    redis: Redis, unique: str
+) -> None:
+    """Read, record more, read again: the same entries and newest forecast as a fresh store
+    and as the full records."""
+    store = ForecastStore(redis)
+    records = forecasts(unique)
+    await store.record(unique, TF, records[:100])
+    first = await store.ledger(unique, TF, as_of=records[99].origin)
+    assert first == Ledger.of(records[:100], as_of=records[99].origin)
+    await store.record(unique, TF, records[100:])
+    as_of = records[110].origin  # newer forecasts exist: `newest` is the one at as_of
+    again = await store.ledger(unique, TF, as_of=as_of)
+    assert again == await ForecastStore(redis).ledger(unique, TF, as_of=as_of)
+    assert again == Ledger.of(records, as_of=as_of)
+
+
+async def test_a_cached_record_is_not_read_again(redis: Redis, unique: str) -> None:
+    """Once parsed, a candle's record comes from the process: overwriting it behind the
+    store's back (which the ledger never does) goes unnoticed by it, not by a fresh store."""
+    store = ForecastStore(redis)
+    records = forecasts(unique)[:20]
+    await store.record(unique, TF, records)
+    as_of = records[-1].origin
+    await store.ledger(unique, TF, as_of)
+    await redis.hset(forecasts_key(unique, TF), str(records[0].origin), "{not json")
+    assert (await store.ledger(unique, TF, as_of)).entries == Ledger.of(records).entries
+    fresh = await ForecastStore(redis).ledger(unique, TF, as_of)
+    assert fresh.entries == Ledger.of(records[1:]).entries
+
+
+async def test_a_recreated_ledger_is_read_anew(redis: Redis, unique: str) -> None:
+    """The ledger expires and is recorded again with other forecasts for the same candles:
+    a store that had cached the old ones reads the new ones."""
+    store = ForecastStore(redis)
+    old = forecasts(unique)[:20]
+    await store.record(unique, TF, old)
+    as_of = old[-1].origin
+    assert (await store.ledger(unique, TF, as_of)).entries == Ledger.of(old).entries
+    await redis.delete(forecasts_key(unique, TF))
+    new = forecasts(unique, source="backtest", seed=2)[:20]
+    await store.record(unique, TF, new)
+    assert await store.ledger(unique, TF, as_of) == Ledger.of(new, as_of=as_of)
+
+
+async def test_a_full_ledger_refuses_candles_older_than_its_oldest(
+    redis: Redis, unique: str
+) -> None:
+    """Retention would drop them at once, and re-writing a dropped candle would change a
+    field readers cached: nothing older than the oldest kept entry is written."""
+    store = ForecastStore(redis, retention=40)
+    records = forecasts(unique)
+    await store.record(unique, TF, records[60:100])  # exactly full
+    written, stored = await store.record(unique, TF, [records[59]])
+    assert (written, stored) == (0, None)
+    written, _ = await store.record(unique, TF, [records[100]])
+    assert written == 1

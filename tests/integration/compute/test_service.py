@@ -45,6 +45,25 @@ async def test_run_beats_computes_and_returns_on_stop(
     await asyncio.wait_for(task, 10)
 
 
+async def test_run_forecasts_at_the_configured_horizon(
+    redis: Redis, redis_url: str, unique: str
+) -> None:
+    """MP_FORECAST_HORIZON=3: the published forecast looks three candles ahead."""
+    settings = load_settings(
+        redis_url=redis_url, assets=[unique], timeframes=[TF.value], forecast_horizon=3
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    market = Market(redis, unique)
+    candles = make_candles(200)
+    await cache_candles(redis, unique, candles)
+    await market.announce(candles[-1])
+    forecast = await market.wait_for_forecast(candles[-1].t)
+    assert (forecast.horizon, forecast.resolves_at) == (3, candles[-1].t + 3 * TF.seconds)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
 @pytest.mark.system
 async def test_the_module_runs_alone_and_exits_cleanly_on_sigterm(
     redis: Redis, redis_url: str, unique: str, tmp_path: Path

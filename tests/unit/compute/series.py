@@ -55,3 +55,24 @@ def with_new_future(cols: Columns, k: int, seed: int) -> Columns:
         close=future.close,
         volume=volume,
     )
+
+
+def shifted_walk(n: int, shift_at: int, *, drift: float, seed: int, sigma: float = 0.01) -> Columns:
+    """A random walk whose returns gain a mean of `drift` per candle from `shift_at` on."""
+    rng = np.random.default_rng(seed)
+    mean = np.where(np.arange(n) >= shift_at, drift, 0.0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(mean, sigma)))
+    return columns_from_close(close, rng)
+
+
+def garch_walk(n: int, *, seed: int, sigma: float = 0.01) -> Columns:
+    """A driftless walk with GARCH(1,1) volatility clusters, persistent like the simulated
+    market's (alpha 0.08, beta 0.90: a burst halves in ~35 candles)."""
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(size=n)
+    variance = sigma**2
+    returns = np.empty(n)
+    for i in range(n):
+        returns[i] = np.sqrt(variance) * shocks[i]
+        variance = 0.02 * sigma**2 + 0.08 * returns[i] ** 2 + 0.90 * variance
+    return columns_from_close(100.0 * np.exp(np.cumsum(returns)), rng)

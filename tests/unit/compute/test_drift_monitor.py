@@ -11,6 +11,7 @@ from marketpulse_common.events import DriftStatus, Evaluation
 from marketpulse_compute import drift_monitor
 from marketpulse_compute.evaluation import EvaluationConfig, evaluate
 from marketpulse_compute.forecaster import ForecastConfig
+from marketpulse_compute.ledger import Ledger
 from tests.unit.compute.series import TF, random_walk
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -18,7 +19,7 @@ NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 def evaluation_with(status: DriftStatus, asset: str) -> Evaluation:
     cols = random_walk(300, seed=1)
-    base = evaluate(asset, TF, [], cols, ForecastConfig(), EvaluationConfig(), NOW)
+    base = evaluate(asset, TF, Ledger(entries=[]), cols, ForecastConfig(), EvaluationConfig(), NOW)
     return base.model_copy(update={"drift": base.drift.model_copy(update={"status": status})})
 
 

@@ -21,6 +21,7 @@ from marketpulse_common.events import (
 from marketpulse_compute.evaluation import EvaluationConfig, evaluate, score_forecasts
 from marketpulse_compute.forecast_record import RecordContext, forecast_record
 from marketpulse_compute.forecaster import ForecastConfig, forecastable, prepare, walk_forward
+from marketpulse_compute.ledger import Ledger, LedgerEntry
 from tests.unit.compute.series import START, TF, columns_from_close, random_walk
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -62,6 +63,10 @@ def record(
     )
 
 
+def entries(*records: Forecast) -> list[LedgerEntry]:
+    return [LedgerEntry.of(r) for r in records]
+
+
 def closes(*values: float):
     return columns_from_close(np.array(values), np.random.default_rng(0))
 
@@ -69,7 +74,7 @@ def closes(*values: float):
 def test_each_forecast_is_scored_against_the_candle_that_resolves_it() -> None:
     """Outcome = close at resolves_at / close at origin - 1, oldest forecast first."""
     cols = closes(100.0, 110.0, 99.0, 99.0)
-    scored = score_forecasts([record(1, 0.4), record(0, 0.7), record(2, 0.5)], cols, 1)
+    scored = score_forecasts(entries(record(1, 0.4), record(0, 0.7), record(2, 0.5)), cols, 1)
     np.testing.assert_array_equal(scored.origin, [START + i * TF.seconds for i in range(3)])
     np.testing.assert_allclose(scored.outcomes.realised, [0.1, -0.1, 0.0])
     np.testing.assert_array_equal(scored.outcomes.up, [1.0, 0.0, 0.0])
@@ -80,7 +85,7 @@ def test_unresolved_and_foreign_forecasts_are_not_scored() -> None:
     """Not yet resolved, from before the candles, or of another horizon: left out."""
     cols = closes(100.0, 110.0, 99.0)
     records = [record(2, 0.6), record(-5, 0.6), record(0, 0.6, horizon=2), record(0, 0.6)]
-    scored = score_forecasts(records, cols, 1)
+    scored = score_forecasts(entries(*records), cols, 1)
     assert scored.origin.tolist() == [START]
 
 
@@ -92,7 +97,7 @@ def test_scores_by_hand_for_the_model_and_both_baselines() -> None:
         record(1, 0.4, climatology=0.5, persistence=0.6),
         record(2, 0.5, climatology=0.5, persistence=0.4),
     ]
-    evaluation = evaluate("bitcoin", TF, records, cols, CONFIG, EvaluationConfig(), NOW)
+    evaluation = evaluate("bitcoin", TF, Ledger.of(records), cols, CONFIG, EvaluationConfig(), NOW)
     overall = evaluation.overall
     assert overall.n == 3
     assert overall.base_rate == pytest.approx(1 / 3)
@@ -110,7 +115,7 @@ def test_live_forecasts_get_their_own_scorecard() -> None:
     """`live` scores only forecasts made as their candle closed; `overall` scores all."""
     cols = closes(100.0, 110.0, 99.0, 99.0)
     records = [record(0, 0.7), record(1, 0.4, source="live"), record(2, 0.5, source="live")]
-    evaluation = evaluate("bitcoin", TF, records, cols, CONFIG, EvaluationConfig(), NOW)
+    evaluation = evaluate("bitcoin", TF, Ledger.of(records), cols, CONFIG, EvaluationConfig(), NOW)
     assert (evaluation.overall.n, evaluation.live.n) == (3, 2)
     assert evaluation.live.model.brier == pytest.approx((0.16 + 0.25) / 2)
 
@@ -120,8 +125,8 @@ def test_forecasts_made_after_the_newest_candle_are_ignored() -> None:
     cols = closes(100.0, 110.0, 99.0)
     records = [record(0, 0.7), record(1, 0.4)]
     later = [*records, record(5, 0.9), record(6, 0.1)]
-    first = evaluate("bitcoin", TF, records, cols, CONFIG, EvaluationConfig(), NOW)
-    second = evaluate("bitcoin", TF, later, cols, CONFIG, EvaluationConfig(), NOW)
+    first = evaluate("bitcoin", TF, Ledger.of(records), cols, CONFIG, EvaluationConfig(), NOW)
+    second = evaluate("bitcoin", TF, Ledger.of(later), cols, CONFIG, EvaluationConfig(), NOW)
     assert first == second
     assert first.recorded == 2
 
@@ -131,8 +136,8 @@ def test_the_same_inputs_give_the_same_evaluation_in_any_order() -> None:
     cols = random_walk(300, seed=3)
     records = backtest_records(cols, CONFIG)
     shuffled = random.Random(1).sample(records, len(records))
-    a = evaluate("bitcoin", TF, records, cols, CONFIG, EvaluationConfig(), NOW)
-    b = evaluate("bitcoin", TF, shuffled, cols, CONFIG, EvaluationConfig(), NOW)
+    a = evaluate("bitcoin", TF, Ledger.of(records), cols, CONFIG, EvaluationConfig(), NOW)
+    b = evaluate("bitcoin", TF, Ledger.of(shuffled), cols, CONFIG, EvaluationConfig(), NOW)
     assert a == b
     assert a.overall.n == len(records) - 1  # the newest is not resolved yet
 
@@ -148,14 +153,26 @@ def test_a_market_with_momentum_is_beaten_and_a_random_walk_is_not() -> None:
     momentum = columns_from_close(100.0 * np.exp(np.cumsum(returns)), rng)
     config = ForecastConfig(train_window=300, min_train=100, l2=10.0, refit_every=24)
     report = evaluate(
-        "bitcoin", TF, backtest_records(momentum, config), momentum, config, EvaluationConfig(), NOW
+        "bitcoin",
+        TF,
+        Ledger.of(backtest_records(momentum, config)),
+        momentum,
+        config,
+        EvaluationConfig(),
+        NOW,
     ).overall
     assert report.vs_climatology.verdict == "beats"
     assert report.vs_persistence.verdict == "beats"
     assert "beats the base rate" in report.verdict
     noise = random_walk(900, seed=12)
     honest = evaluate(
-        "bitcoin", TF, backtest_records(noise, config), noise, config, EvaluationConfig(), NOW
+        "bitcoin",
+        TF,
+        Ledger.of(backtest_records(noise, config)),
+        noise,
+        config,
+        EvaluationConfig(),
+        NOW,
     ).overall
     assert honest.vs_climatology.verdict != "beats"
 

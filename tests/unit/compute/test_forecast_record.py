@@ -44,8 +44,8 @@ def test_contributions_are_sorted_by_size_and_readable() -> None:
     assert sizes == sorted(sizes, reverse=True)
     assert len(contributions) == 11
     names = {c.feature: c.name for c in contributions}
-    assert names["ema_50_gap"] == "Price vs EMA(50)"
-    assert names["ret_1"] == "Return of the last candle"
+    assert names["ema_50_gap"] == "Price vs EMA(50), in volatilities"
+    assert names["ret_1"] == "Return of the last candle, in volatilities"
 
 
 def test_the_record_names_its_candles_horizon_and_model() -> None:

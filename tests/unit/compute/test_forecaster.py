@@ -97,12 +97,12 @@ def test_training_rows_are_the_last_samples_whose_label_was_known() -> None:
 
 
 def test_forecasts_start_once_there_are_enough_labelled_samples() -> None:
-    """Complete features from row 49 and 40 labelled samples: the first origin is 90."""
+    """Complete features from row 50 and 40 labelled samples: the first origin is 90."""
     history = prepare(random_walk(N, seed=4), TF.seconds, SMALL)
     able = forecastable(history, SMALL)
-    assert not able[:89].any()
-    assert able[89:].all()
-    assert fit_at(history, 88, SMALL) is None
+    assert not able[:90].any()
+    assert able[90:].all()
+    assert fit_at(history, 89, SMALL) is None
 
 
 def test_the_live_forecast_equals_a_backtest_refitted_at_every_candle() -> None:

@@ -1,32 +1,26 @@
 """Recorded forecasts + the candles that resolved them → the Evaluation record. No I/O.
 
 A pure function of its inputs, so anyone holding the stored forecasts and the cached
-candles can recompute every number. A forecast counts once its resolving candle (open time
-`resolves_at`) is among the candles given; its outcome is that candle's close against the
-close of its origin candle. Forecasts of another horizon, or whose candles are missing, are
-not scored.
+candles can recompute every number (ledger.py says what is read of the forecasts). A
+forecast counts once its resolving candle (open time `resolves_at`) is among the candles
+given; its outcome is that candle's close against the close of its origin candle.
+Forecasts of another horizon, or whose candles are missing, are not scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from marketpulse_common.events import (
-    BaselineForecast,
-    DriftReport,
-    Evaluation,
-    Forecast,
-    Scorecard,
-    SkillScore,
-)
+from marketpulse_common.events import DriftReport, Evaluation, Scorecard, SkillScore
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_compute.drift import DriftConfig, drift_report
 from marketpulse_compute.forecaster import ForecastConfig, prepare, training_rows
+from marketpulse_compute.ledger import BaselineEntry, Ledger, LedgerEntry, influence_of
 from marketpulse_compute.scoring import (
     MIN_SCORED,
     Outcomes,
@@ -69,10 +63,10 @@ class Scored:
         )
 
 
-def score_forecasts(records: Sequence[Forecast], cols: Columns, horizon: int) -> Scored:
+def score_forecasts(records: Sequence[LedgerEntry], cols: Columns, horizon: int) -> Scored:
     """Pair each resolvable forecast of `horizon` with its realised return."""
     position = {t: i for i, t in enumerate(cols.open_time.tolist())}
-    rows: list[tuple[Forecast, float]] = []
+    rows: list[tuple[LedgerEntry, float]] = []
     for record in sorted(records, key=lambda r: r.origin):
         start, end = position.get(record.origin), position.get(record.resolves_at)
         if record.horizon != horizon or start is None or end is None:
@@ -121,19 +115,19 @@ def verdict_text(n: int, vs_climatology: SkillScore, vs_persistence: SkillScore)
 def evaluate(
     asset: str,
     tf: Timeframe,
-    records: Sequence[Forecast],
+    ledger: Ledger,
     cols: Columns,
     config: ForecastConfig,
     evaluation: EvaluationConfig,
     computed_at: datetime,
 ) -> Evaluation:
-    """The Evaluation of `records` against `cols` (the history ending at the newest candle).
+    """The Evaluation of the ledger against `cols` (the history ending at the newest candle).
 
     Forecasts made after the newest candle are left out, so the result depends only on
     what was known at that candle, whatever else the ledger holds by now.
     """
     as_of = int(cols.open_time[-1])
-    records = [r for r in records if r.origin <= as_of]
+    records = [r for r in ledger.entries if r.origin <= as_of]
     scored = score_forecasts(records, cols, config.horizon)
     latest = max(records, key=lambda r: r.origin, default=None)
     return Evaluation(
@@ -146,15 +140,23 @@ def evaluate(
         recorded=len(records),
         overall=scorecard(scored, evaluation.calibration_bins),
         live=scorecard(scored.subset(scored.live), evaluation.calibration_bins),
-        drift=drift_as_of_last(cols, tf, scored, config, evaluation.drift),
+        drift=drift_as_of_last(
+            cols, tf, scored, config, evaluation.drift, _influence(ledger, latest)
+        ),
         computed_at=computed_at,
     )
 
 
 def drift_as_of_last(
-    cols: Columns, tf: Timeframe, scored: Scored, config: ForecastConfig, drift: DriftConfig
+    cols: Columns,
+    tf: Timeframe,
+    scored: Scored,
+    config: ForecastConfig,
+    drift: DriftConfig,
+    influence: Mapping[str, float] | None = None,
 ) -> DriftReport:
-    """Drift of the newest candles against what a model fitted at the last candle learned."""
+    """Drift of the newest candles against what a model fitted at the last candle learned,
+    weighing features by `influence` (the newest forecast's coefficients)."""
     history = prepare(cols, tf.seconds, config)
     last = history.size - 1
     usable = np.flatnonzero(history.features.complete_rows())
@@ -164,7 +166,16 @@ def drift_as_of_last(
         usable[-drift.recent_window :],
         squared_errors(scored.model.p_up, scored.outcomes.up),
         drift,
+        influence,
     )
+
+
+def _influence(ledger: Ledger, latest: LedgerEntry | None) -> dict[str, float] | None:
+    """The newest forecast's coefficients, only when it is the forecast `latest` records."""
+    newest = ledger.newest
+    if newest is None or latest is None or newest.origin != latest.origin:
+        return None
+    return influence_of(newest)
 
 
 def _against(name: str, skill: SkillScore) -> str:
@@ -183,7 +194,7 @@ def _against(name: str, skill: SkillScore) -> str:
     return f"{wording} {name} ({bss}{z})"
 
 
-def _pair(baseline: BaselineForecast) -> tuple[float, float]:
+def _pair(baseline: BaselineEntry) -> tuple[float, float]:
     return baseline.p_up, baseline.expected_return
 
 

@@ -90,9 +90,9 @@ class Forecasting:
 
     async def publish_evaluation(self, asset: str, tf: Timeframe, cols: Columns) -> Evaluation:
         config = self._config
-        records = await self._store.all(asset, tf)
+        ledger = await self._store.ledger(asset, tf, as_of=int(cols.open_time[-1]))
         evaluation = evaluate(
-            asset, tf, records, cols, config.forecast, config.evaluation, self._clock()
+            asset, tf, ledger, cols, config.forecast, config.evaluation, self._clock()
         )
         channel = Channel(ChannelKind.EVALUATION, asset, tf)
         previous = await _stored_drift_status(self._redis, channel)

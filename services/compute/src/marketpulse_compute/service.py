@@ -15,6 +15,7 @@ from marketpulse_common.logs import get_logger
 from marketpulse_common.metrics import start_metrics_endpoint
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_compute.forecaster import ForecastConfig
 from marketpulse_compute.forecasting import ForecastingConfig
 from marketpulse_compute.handler import CandleHandler
 from marketpulse_compute.retention import (
@@ -62,6 +63,11 @@ def candle_consumer(
     )
 
 
+def forecasting_config(settings: Settings) -> ForecastingConfig:
+    """The forecasting knobs that are settings (MP_FORECAST_HORIZON); the rest are defaults."""
+    return ForecastingConfig(forecast=ForecastConfig(horizon=settings.forecast_horizon))
+
+
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Consume and publish until `stop` is set; the message in hand is finished first."""
     instance = instance_id(SERVICE)
@@ -69,7 +75,13 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     start_metrics_endpoint(settings, SERVICE)
     redis = create_redis(settings.redis_dsn, client_name=instance)
     config = ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms)
-    consumer = candle_consumer(redis, settings.assets, settings.timeframes, config)
+    consumer = candle_consumer(
+        redis,
+        settings.assets,
+        settings.timeframes,
+        config,
+        forecasting=forecasting_config(settings),
+    )
     log.info("compute starting", instance=instance, assets=len(settings.assets))
     try:
         # A failure in any task cancels the others: a half-running service is worse than a
