@@ -16,7 +16,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.keys import Channel, ChannelKind, candles_key
+from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.candle_slot import LoadedCandles
@@ -60,6 +60,11 @@ class RedisCache:
                 pipe.hget(channel.snapshot_key, "ts")
             replies = await pipe.execute()
         return [float(ts) if ts else None for ts in replies]
+
+    async def status(self, component: str) -> dict[str, str]:
+        """A status hash written by another service (e.g. the ingestor's upstream record)."""
+        async with self._guard():
+            return cast(dict[str, str], await self._redis.hgetall(status_key(component)))
 
     async def ping(self) -> None:
         async with self._guard():

@@ -27,6 +27,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from marketpulse_gateway.upstream import UpstreamReport
+
 PREFIX = "marketpulse_gateway"
 # A hot read answers in tens of microseconds, a Redis-backed one in about a millisecond, and
 # anything past a second is an incident: buckets resolve all three.
@@ -112,6 +114,8 @@ class GatewayMetrics:
         self.l2_miss = self.cache_misses.labels("l2")
         self._redis_up: Callable[[], bool] = lambda: True
         self._ages: Callable[[], Iterable[AgeSample]] = tuple
+        # The ingestor's upstream record as read at the latest scrape (None: unknown).
+        self.upstream: UpstreamReport | None = None
         self.registry = CollectorRegistry()
         self.registry.register(_Families(self))
         self.ws_connections = Gauge(
@@ -188,6 +192,7 @@ class GatewayMetrics:
         for asset, channel, age in self._ages():
             ages.add_metric([asset, channel], age)
         yield ages
+        yield from _upstream_families(p, self.upstream)
 
 
 class _Families(Collector):
@@ -207,3 +212,34 @@ def _counter(name: str, doc: str, label: str, counter: LabelledCounter) -> Count
 
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
+
+
+def _upstream_families(p: str, upstream: UpstreamReport | None) -> Iterator[Metric]:
+    """The upstream budget and health as the ingestor last wrote them."""
+    if upstream is None:
+        return
+    values = {
+        "calls_window": (
+            "Upstream calls in the budget's sliding window (all replicas).",
+            upstream.calls_window,
+        ),
+        "calls_window_limit": ("The ceiling for that window.", upstream.calls_per_window_limit),
+        "calls_month": ("Upstream calls this UTC month (all replicas).", upstream.calls_month),
+        "paused_until_seconds": (
+            "Epoch s until which a 429 pauses all calls (0: none).",
+            upstream.paused_until or 0,
+        ),
+        "circuit_open": (
+            "1 while the upstream circuit is open.",
+            float(upstream.circuit == "open"),
+        ),
+        "last_success_seconds": (
+            "Epoch s of the last valid upstream answer.",
+            upstream.last_success_at,
+        ),
+    }
+    for name, (doc, value) in values.items():
+        if value is not None:
+            family = GaugeMetricFamily(f"{p}_upstream_{name}", doc, labels=["source"])
+            family.add_metric([upstream.source], float(value))
+            yield family

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_gateway.catalog import Catalog
 from marketpulse_gateway.freshness import age_s, is_stale
+from marketpulse_gateway.upstream import UpstreamReport, upstream_problems
 
 
 class _Report(BaseModel):
@@ -51,6 +52,9 @@ class Readiness(_Report):
     assets: dict[str, dict[str, ChannelReport]] = Field(
         description="Age of every value, from Redis (or from memory while Redis is down)."
     )
+    upstream: UpstreamReport | None = Field(
+        default=None, description="The ingestor's last report on the upstream source."
+    )
 
 
 def channel_label(channel: Channel) -> str:
@@ -65,6 +69,7 @@ def assess(
     reader_running: bool,
     produced_at: Mapping[Channel, float | None],
     now: float,
+    upstream: UpstreamReport | None = None,
 ) -> Readiness:
     assets: dict[str, dict[str, ChannelReport]] = {asset: {} for asset in catalog.assets}
     assets |= _channel_reports(produced_at, now)
@@ -79,6 +84,8 @@ def assess(
     missing = [asset for asset, ts in tickers.items() if ts is None]
     if missing:
         unready.append(f"no ticker cached yet for {', '.join(missing)}")
+    # Cached data is still served while the upstream pauses us: degraded, not unready.
+    degraded += upstream_problems(upstream, now)
     state: ReadinessState = "unready" if unready else "degraded" if degraded else "ready"
     return Readiness(
         state=state,
@@ -87,6 +94,7 @@ def assess(
         redis=redis,
         stream_reader=reader_running,
         assets=assets,
+        upstream=upstream,
     )
 
 

@@ -15,6 +15,7 @@ from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.problems import Problem, problem_response
 from marketpulse_gateway.readiness import Readiness, RedisReport, assess
 from marketpulse_gateway.runtime import Gateway
+from marketpulse_gateway.upstream import UpstreamReport, parse_status
 
 router = APIRouter(tags=["operations"])
 
@@ -50,7 +51,12 @@ async def readyz(gateway: GatewayDep) -> Response:
     redis, produced = await _probe(gateway)
     running = gateway.reader_alive and gateway.reader.ready.is_set()
     report = assess(
-        gateway.catalog, redis, reader_running=running, produced_at=produced, now=gateway.clock()
+        gateway.catalog,
+        redis,
+        reader_running=running,
+        produced_at=produced,
+        now=gateway.clock(),
+        upstream=await read_upstream(gateway),
     )
     if report.ready:
         return Response(report.model_dump_json(), media_type="application/json")
@@ -62,6 +68,17 @@ async def readyz(gateway: GatewayDep) -> Response:
         headers={"Retry-After": str(READY_RETRY_AFTER_S)},
         **report.model_dump(mode="json"),
     )
+
+
+async def read_upstream(gateway: Gateway) -> UpstreamReport | None:
+    """The ingestor's record of the upstream source; unknown while Redis is down."""
+    source = gateway.settings.source
+    if not gateway.store.reachable:
+        return None
+    try:
+        return parse_status(source, await gateway.cache.status(source))
+    except StoreUnavailable:
+        return None
 
 
 async def _probe(gateway: Gateway) -> tuple[RedisReport, dict[Channel, float | None]]:

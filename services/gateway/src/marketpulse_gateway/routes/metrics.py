@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from marketpulse_gateway.dependencies import GatewayDep
+from marketpulse_gateway.routes.health import read_upstream
 
 router = APIRouter(tags=["operations"])
 
@@ -18,4 +19,5 @@ router = APIRouter(tags=["operations"])
     summary="Prometheus metrics: latency by route, cache hits, WebSocket, stream lag, data age",
 )
 async def metrics(gateway: GatewayDep) -> Response:
+    gateway.metrics.upstream = await read_upstream(gateway)
     return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
