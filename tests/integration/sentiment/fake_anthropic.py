@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from marketpulse_sentiment.contract import TOOL_NAME
+from tests.loopback import serving
 
 # Long and distinctive, so a leak into any log line would be found by a plain substring test.
 API_KEY = "sk-ant-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -169,14 +170,8 @@ class FakeAnthropic:
 
     @contextmanager
     def running(self) -> Iterator[FakeAnthropic]:
-        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
+        with serving(self._server):
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(5)
 
 
 VALID_BULLISH = {

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from xml.sax.saxutils import escape
 
+from tests.loopback import serving
 from tests.unit.sentiment.inputs_factory import NOW
 
 
@@ -96,11 +97,5 @@ class FeedServer:
 
     @contextmanager
     def running(self) -> Iterator[FeedServer]:
-        thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
+        with serving(self._server):
             yield self
-        finally:
-            self._server.shutdown()
-            self._server.server_close()
-            thread.join(5)
