@@ -10,6 +10,7 @@ from marketpulse_gateway.access import client_subject
 from marketpulse_gateway.auth import key_from_headers, presented_key
 from marketpulse_gateway.envelope import ReadyBody
 from marketpulse_gateway.front import _hit_messages, read_heads
+from marketpulse_gateway.metrics import GatewayMetrics, HistogramSeries
 
 KEY = "mp_abcd1234_" + "x" * 43
 
@@ -87,8 +88,17 @@ def test_client_subject(host: str | None, subject: str) -> None:
     assert client_subject(host) == subject
 
 
+_METRICS = GatewayMetrics()
+
+
 def _gateway(now: float) -> SimpleNamespace:
-    return SimpleNamespace(clock=lambda: now, store=SimpleNamespace(reachable=True))
+    return SimpleNamespace(
+        clock=lambda: now, store=SimpleNamespace(reachable=True), metrics=_METRICS
+    )
+
+
+def _series(route: str, status: str) -> HistogramSeries:
+    return _METRICS.request_duration.child((route, "GET", status))
 
 
 def test_plain_answers_of_one_rendering_are_built_once() -> None:
@@ -98,8 +108,9 @@ def test_plain_answers_of_one_rendering_are_built_once() -> None:
     first = _hit_messages(_gateway(1001.0001), hit, None, [])  # type: ignore[arg-type]
     again = _hit_messages(_gateway(1001.0002), hit, None, [])  # type: ignore[arg-type]
     assert again is first
-    start, body, key = first
-    assert (start["status"], key) == (200, ("/v1/assets/{asset}/ticker", "GET", "200"))
+    start, body, series = first
+    assert start["status"] == 200
+    assert series is _series("/v1/assets/{asset}/ticker", "200")
     assert body["body"] == ready.render(1001.0001).body
 
 
@@ -118,8 +129,9 @@ def test_matching_etag_is_304_without_body() -> None:
     """If-None-Match naming the current tag answers 304 with the tag and no body."""
     ready = ReadyBody.build(b'{"price":1}', 1000.0, 60.0, "simulated")
     etag = ready.render(1001.0).etag.decode()
-    start, body, key = _hit_messages(  # type: ignore[arg-type]
+    start, body, series = _hit_messages(  # type: ignore[arg-type]
         _gateway(1001.0), (ready, "/r"), f'"x", {etag}', []
     )
-    assert (start["status"], body["body"], key[2]) == (304, b"", "304")
+    assert (start["status"], body["body"]) == (304, b"")
+    assert series is _series("/r", "304")
     assert (b"etag", etag.encode()) in start["headers"]

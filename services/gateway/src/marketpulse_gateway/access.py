@@ -24,6 +24,7 @@ from marketpulse_gateway.key_store import ApiKeyStore, KeyVerifier
 from marketpulse_gateway.metrics import GatewayMetrics
 from marketpulse_gateway.rate_limit import (
     ALLOWED,
+    MAX_SUBJECTS,
     MemoryBuckets,
     RateLimiter,
     RedisBuckets,
@@ -86,6 +87,8 @@ class Access:
         self._per_minute = per_minute
         self._limited = {kind: metrics.rate_limited.labels(kind) for kind in ("key", "ip")}
         self._auth_failed = {r: metrics.auth_failures.labels(r) for r in ("missing", "invalid")}
+        # Client address → rate-limit subject, so a hot read builds no string.
+        self._subjects: dict[str | None, str] = {}
 
     @classmethod
     def build(
@@ -110,6 +113,17 @@ class Access:
             per_minute=settings.rate_limit_per_minute,
             metrics=metrics,
         )
+
+    def anonymous_admitted_now(self, client_host: str | None) -> bool:
+        """`admitted_now` for a request without a key: the hot path's usual question."""
+        if self.keys_required:
+            return False
+        subject = self._subjects.get(client_host)
+        if subject is None:
+            if len(self._subjects) >= MAX_SUBJECTS:
+                self._subjects.clear()
+            subject = self._subjects[client_host] = client_subject(client_host)
+        return self.limiter is None or self.limiter.check(subject) is ALLOWED
 
     def admitted_now(self, presented: str | None, client_host: str | None) -> bool:
         """True when this replica's memory alone admits the request (the common case, and it

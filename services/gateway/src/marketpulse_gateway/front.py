@@ -23,8 +23,9 @@ lifespan messages go straight to FastAPI (the stream route checks Origin and key
 
 from __future__ import annotations
 
-import time
+import enum
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
@@ -35,7 +36,7 @@ from marketpulse_gateway.auth import key_from_headers
 from marketpulse_gateway.envelope import CACHE_CONTROL
 from marketpulse_gateway.etag import not_modified
 from marketpulse_gateway.hot_cache import Hit
-from marketpulse_gateway.metrics import UNMATCHED_ROUTE
+from marketpulse_gateway.metrics import UNMATCHED_ROUTE, HistogramSeries
 from marketpulse_gateway.problems import problem_response
 
 if TYPE_CHECKING:
@@ -50,10 +51,27 @@ EDGE_ROUTE = "edge"
 _CACHE_CONTROL = (b"cache-control", CACHE_CONTROL.encode())
 _NO_HEADERS: list[Header] = []
 _EMPTY_BODY: Message = {"type": "http.response.body", "body": b""}
-# Headers that take a GET off the plain hot path: CORS needs its headers, a body its limit.
-_NOT_PLAIN = frozenset({b"origin", b"content-length", b"transfer-encoding"})
-# A hot answer: the response start and body messages, and the latency metric's labels.
-HotAnswer = tuple[Message, Message, tuple[str, str, str]]
+
+
+class _Role(enum.Enum):
+    """What a request header means to the plain hot path."""
+
+    IF_NONE_MATCH = enum.auto()
+    AUTHORIZATION = enum.auto()
+    X_API_KEY = enum.auto()
+    NOT_PLAIN = enum.auto()  # CORS needs its headers, a body its limit: the full path
+
+
+_HOT_HEADERS = {
+    b"if-none-match": _Role.IF_NONE_MATCH,
+    b"authorization": _Role.AUTHORIZATION,
+    b"x-api-key": _Role.X_API_KEY,
+    b"origin": _Role.NOT_PLAIN,
+    b"content-length": _Role.NOT_PLAIN,
+    b"transfer-encoding": _Role.NOT_PLAIN,
+}
+# A hot answer: the response start and body messages, and the latency series they count in.
+HotAnswer = tuple[Message, Message, HistogramSeries]
 
 
 @dataclass(slots=True)
@@ -117,21 +135,19 @@ class Front:
         if gateway is None or scope["type"] != "http":
             await self.api(scope, receive, send)
             return
-        started = time.perf_counter()
-        hot = _plain_hot_get(gateway, scope) if scope["method"] == "GET" else None
-        if hot is not None:
-            # The common case, decided without awaiting anything: two sends and done.
-            start, body, key = hot
-            await send(start)
-            await send(body)
-            gateway.metrics.request_duration.observe(time.perf_counter() - started, key)
-            return
+        started = perf_counter()
+        if scope["method"] == "GET":
+            hot = _plain_hot_get(gateway, scope)
+            if hot is not None:
+                # The common case, decided without awaiting anything: two sends and done.
+                await send(hot[0])
+                await send(hot[1])
+                hot[2].observe(perf_counter() - started)
+                return
         heads = read_heads(scope["headers"])
         cors = gateway.access.cors.response_headers(heads.origin) if heads.origin else _NO_HEADERS
         status, route = await self._answer(gateway, scope, receive, send, heads, cors)
-        gateway.metrics.observe_request(
-            route, scope["method"], status, time.perf_counter() - started
-        )
+        gateway.metrics.observe_request(route, scope["method"], status, perf_counter() - started)
 
     async def _answer(
         self,
@@ -156,12 +172,10 @@ class Front:
             hit = gateway.hot.lookup(path, scope["query_string"]) if method == "GET" else None
             if hit is not None:
                 gateway.metrics.l1_hit.inc()
-                start, body, (route, _, status) = _hit_messages(
-                    gateway, hit, heads.if_none_match, cors
-                )
+                start, body, _ = _hit_messages(gateway, hit, heads.if_none_match, cors)
                 await send(start)
                 await send(body)
-                return int(status), route
+                return start["status"], hit[1]
         return await self._forward(scope, receive, send, cors)
 
     async def _forward(
@@ -191,24 +205,37 @@ def _plain_hot_get(gateway: Gateway, scope: Scope) -> HotAnswer | None:
     """
     if_none_match = authorization = x_api_key = None
     for name, value in scope["headers"]:
-        if name in _NOT_PLAIN:
-            return None
-        if name == b"if-none-match":
-            if_none_match = value
-        elif name == b"authorization":
-            authorization = value
-        elif name == b"x-api-key":
-            x_api_key = value
+        role = _HOT_HEADERS.get(name)
+        if role is not None:
+            if role is _Role.IF_NONE_MATCH:
+                if_none_match = value
+            elif role is _Role.AUTHORIZATION:
+                authorization = value
+            elif role is _Role.X_API_KEY:
+                x_api_key = value
+            else:
+                return None
     hit = gateway.hot.lookup(scope["path"], scope["query_string"])
     if hit is None:
         return None
-    presented = None
-    if authorization is not None or x_api_key is not None:
-        presented = key_from_headers(_text(authorization), _text(x_api_key))
     client = scope.get("client")
-    if not gateway.access.admitted_now(presented, client[0] if client else None):
-        return None
+    host = client[0] if client else None
+    if authorization is None and x_api_key is None:
+        if not gateway.access.anonymous_admitted_now(host):
+            return None
+    else:
+        presented = key_from_headers(_text(authorization), _text(x_api_key))
+        if not gateway.access.admitted_now(presented, host):
+            return None
     gateway.metrics.l1_hit.inc()
+    ready, route = hit
+    if if_none_match is None and gateway.store.reachable:
+        # Nearly every read: a 200 whose messages were built once for this rendering.
+        rendered = ready.render(gateway.clock())
+        answer = rendered.answer
+        if answer is None:
+            answer = rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
+        return cast(HotAnswer, answer)
     return _hit_messages(gateway, hit, _text(if_none_match), _NO_HEADERS)
 
 
@@ -229,19 +256,23 @@ def _hit_messages(
     if if_none_match is not None and not_modified(if_none_match, rendered.etag.decode()):
         headers = [(b"etag", rendered.etag), _CACHE_CONTROL, *cors]
         start = {"type": "http.response.start", "status": 304, "headers": headers}
-        return start, _EMPTY_BODY, (route, "GET", "304")
+        return start, _EMPTY_BODY, _latency(gateway, route, "304")
     if not cors:
         # The plain 200 is built once per rendering and then sent as it is: ASGI servers
         # only read the messages they are given.
         if rendered.answer is None:
-            rendered.answer = _ok_messages(rendered.headers, rendered.body, route)
+            rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
         return cast(HotAnswer, rendered.answer)
-    return _ok_messages(rendered.headers + cors, rendered.body, route)
+    return _ok_messages(gateway, rendered.headers + cors, rendered.body, route)
 
 
-def _ok_messages(headers: list[Header], body: bytes, route: str) -> HotAnswer:
+def _ok_messages(gateway: Gateway, headers: list[Header], body: bytes, route: str) -> HotAnswer:
     start = {"type": "http.response.start", "status": 200, "headers": headers}
-    return start, {"type": "http.response.body", "body": body}, (route, "GET", "200")
+    return start, {"type": "http.response.body", "body": body}, _latency(gateway, route, "200")
+
+
+def _latency(gateway: Gateway, route: str, status: str) -> HistogramSeries:
+    return gateway.metrics.request_duration.child((route, "GET", status))
 
 
 async def _refuse(

@@ -67,12 +67,19 @@ class LabelledCounter:
         return child
 
 
-class _Series:
-    __slots__ = ("counts", "total")
+class HistogramSeries:
+    """One labelled series of a `LoopHistogram`; the hot path keeps it to observe directly."""
 
-    def __init__(self, size: int) -> None:
-        self.counts = [0] * size
+    __slots__ = ("bounds", "counts", "total")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
         self.total = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
 
 
 class LoopHistogram:
@@ -80,14 +87,16 @@ class LoopHistogram:
 
     def __init__(self, buckets: tuple[float, ...]) -> None:
         self.bounds = buckets
-        self.series: dict[tuple[str, ...], _Series] = {}
+        self.series: dict[tuple[str, ...], HistogramSeries] = {}
 
-    def observe(self, value: float, key: tuple[str, ...] = ()) -> None:
+    def child(self, key: tuple[str, ...] = ()) -> HistogramSeries:
         series = self.series.get(key)
         if series is None:
-            series = self.series[key] = _Series(len(self.bounds) + 1)
-        series.counts[bisect_left(self.bounds, value)] += 1
-        series.total += value
+            series = self.series[key] = HistogramSeries(self.bounds)
+        return series
+
+    def observe(self, value: float, key: tuple[str, ...] = ()) -> None:
+        self.child(key).observe(value)
 
     def family(self, name: str, doc: str, labels: list[str]) -> HistogramMetricFamily:
         family = HistogramMetricFamily(name, doc, labels=labels)
