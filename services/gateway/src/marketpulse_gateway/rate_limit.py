@@ -173,14 +173,14 @@ class RateLimiter:
         if local is None:
             return None
         now = self._clock()
-        busy = local.batch >= PREFETCH_BATCH
         if local.tokens > 0:
             if now < local.expires_at:
                 local.tokens -= 1
-                if busy and local.tokens <= local.batch // 2:
+                if local.tokens <= local.batch >> 1 and local.batch >= PREFETCH_BATCH:
                     self._prefetch(subject, local)
                 return ALLOWED
             local.tokens = 0
+        busy = local.batch >= PREFETCH_BATCH
         if busy and local.pending is not None and local.borrowed < local.batch // 2:
             local.borrowed += 1
             return ALLOWED
