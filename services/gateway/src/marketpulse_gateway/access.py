@@ -118,26 +118,24 @@ class Access:
         """`admitted_now` for a request without a key: the hot path's usual question."""
         if self.keys_required:
             return False
-        subject = self._subjects.get(client_host)
-        if subject is None:
-            if len(self._subjects) >= MAX_SUBJECTS:
-                self._subjects.clear()
-            subject = self._subjects[client_host] = client_subject(client_host)
+        subject = self._subjects.get(client_host) or self._remember_subject(client_host)
         return self.limiter is None or self.limiter.check(subject) is ALLOWED
+
+    def _remember_subject(self, client_host: str | None) -> str:
+        if len(self._subjects) >= MAX_SUBJECTS:
+            self._subjects.clear()
+        subject = self._subjects[client_host] = client_subject(client_host)
+        return subject
 
     def admitted_now(self, presented: str | None, client_host: str | None) -> bool:
         """True when this replica's memory alone admits the request (the common case, and it
         is charged); False when `admit` must decide (Redis to ask, or a refusal to give)."""
         if presented is None:
-            if self.keys_required:
-                return False
-            subject = client_subject(client_host)
-        else:
-            known = self.keys.cached(presented)
-            if not known:
-                return False
-            subject = "key:" + known
-        return self.limiter is None or self.limiter.check(subject) is ALLOWED
+            return self.anonymous_admitted_now(client_host)
+        known = self.keys.cached(presented)
+        if not known:
+            return False
+        return self.limiter is None or self.limiter.check("key:" + known) is ALLOWED
 
     async def admit(self, presented: str | None, client_host: str | None) -> Denial | None:
         """None when the request may proceed, else why not."""

@@ -2,7 +2,7 @@
 
 A plain ASGI callable in front of the FastAPI app, because that is the fastest path FastAPI
 can host (a FastAPI route returning a dict runs at ~0.1× a bare ASGI app; this path at
-~0.83×, bench/bench_http.py).
+~0.82×, BENCHMARKS.md).
 
 Nearly every request is a plain GET of a cached resource by a client within its limits: it
 is answered by `_plain_hot_get` in one synchronous pass (headers scanned once, the API key
@@ -35,7 +35,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from marketpulse_gateway.access import Denial, Header
 from marketpulse_gateway.auth import key_from_headers
-from marketpulse_gateway.envelope import CACHE_CONTROL
+from marketpulse_gateway.envelope import CACHE_CONTROL, Rendered
 from marketpulse_gateway.etag import not_modified
 from marketpulse_gateway.hot_cache import Hit
 from marketpulse_gateway.metrics import UNMATCHED_ROUTE, HistogramSeries
@@ -234,10 +234,7 @@ def _plain_hot_get(gateway: Gateway, scope: Scope) -> HotAnswer | None:
     if if_none_match is None and gateway.store.reachable:
         # Nearly every read: a 200 whose messages were built once for this rendering.
         rendered = ready.render(gateway.clock())
-        answer = rendered.answer
-        if answer is None:
-            answer = rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
-        return cast(HotAnswer, answer)
+        return cast(HotAnswer, rendered.answer or _plain_answer(gateway, rendered, route))
     return _hit_messages(gateway, hit, _text(if_none_match), _NO_HEADERS)
 
 
@@ -260,12 +257,15 @@ def _hit_messages(
         start = {"type": "http.response.start", "status": 304, "headers": headers}
         return start, _EMPTY_BODY, _latency(gateway, route, "304")
     if not cors:
-        # The plain 200 is built once per rendering and then sent as it is: ASGI servers
-        # only read the messages they are given.
-        if rendered.answer is None:
-            rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
-        return cast(HotAnswer, rendered.answer)
+        return cast(HotAnswer, rendered.answer or _plain_answer(gateway, rendered, route))
     return _ok_messages(gateway, rendered.headers + cors, rendered.body, route)
+
+
+def _plain_answer(gateway: Gateway, rendered: Rendered, route: str) -> HotAnswer:
+    """The plain 200 of a rendering, built on its first request and kept on it: ASGI servers
+    only read the messages they are given, so every later request sends these as they are."""
+    rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
+    return cast(HotAnswer, rendered.answer)
 
 
 def _ok_messages(gateway: Gateway, headers: list[Header], body: bytes, route: str) -> HotAnswer:

@@ -176,7 +176,7 @@ class RateLimiter:
         if local.tokens > 0:
             if now < local.expires_at:
                 local.tokens -= 1
-                if local.tokens <= local.batch >> 1 and local.batch >= PREFETCH_BATCH:
+                if local.tokens <= local.batch // 2 and local.batch >= PREFETCH_BATCH:
                     self._prefetch(subject, local)
                 return ALLOWED
             local.tokens = 0
