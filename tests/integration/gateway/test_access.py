@@ -13,9 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import api_key_key
 from marketpulse_common.publisher import Publisher
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_gateway.key_store import ApiKeyStore
 from tests.integration.gateway.conftest import publish_ticker, running_gateway
 
@@ -70,6 +70,11 @@ class TestApiKeys:
             # Probes and scrapers are never asked for a key.
             for path in ("/healthz", "/metrics", "/openapi.json"):
                 assert (await http.get(path)).status_code == 200
+            # A person opening the address in a browser lands on the API docs.
+            home = await http.get("/", follow_redirects=True)
+            assert home.status_code == 200
+            assert str(home.url).endswith("/docs")
+            assert "swagger" in home.text.lower()
 
     async def test_optional_keys_are_still_checked(
         self, redis_url: str, unique: str, publisher: Publisher

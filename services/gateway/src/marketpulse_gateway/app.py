@@ -19,7 +19,7 @@ from marketpulse_gateway.catalog import Catalog
 from marketpulse_gateway.front import Front
 from marketpulse_gateway.openapi import install_openapi
 from marketpulse_gateway.problems import install_problem_handlers
-from marketpulse_gateway.routes import assets, candles, health, metrics, snapshot, stream
+from marketpulse_gateway.routes import assets, candles, health, home, metrics, snapshot, stream
 from marketpulse_gateway.runtime import Tuning, open_gateway
 
 API_VERSION = "1"
@@ -66,7 +66,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_openapi(app, catalog, keys_required=settings.api_keys_required)
-    for module in (assets, candles, snapshot, health, metrics, stream):
+    for module in (assets, candles, snapshot, health, metrics, stream, home):
         app.include_router(module.router)
     front = Front(app, max_body_bytes=settings.max_body_bytes)
     return front

@@ -13,7 +13,8 @@ takes the full path, in order:
 
 1. a body over MP_MAX_BODY_BYTES (by Content-Length), or of unannounced length → 413;
 2. a CORS preflight → answered here (browsers send no credentials on a preflight);
-3. operations routes (health, metrics, docs) → FastAPI, unguarded, so probes never 401/429;
+3. operations routes (health, metrics, docs, `/`) → FastAPI, unguarded, so probes never
+   401/429 and a browser opening the address finds the docs;
 4. API key and rate limit (access.py), asking Redis if need be → 401 / 429 / 503;
 5. a GET the in-process cache can answer (hot_cache.py) → the ready bytes, or 304;
 6. everything else → FastAPI, which owns routing, validation, the OpenAPI document and every
@@ -46,7 +47,16 @@ if TYPE_CHECKING:
 
 # Never guarded: orchestrators and scrapers must reach them whatever the keys and limits.
 OPERATIONS_PATHS = frozenset(
-    {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+    }
 )
 # The `route` label of responses the edge gives itself (413, preflight, 401, 429).
 EDGE_ROUTE = "edge"
