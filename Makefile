@@ -6,6 +6,7 @@ UV_VERSION ?= 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help install run demo test lint format bench up down clean
 
@@ -16,17 +17,17 @@ help:
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-.venv/.synced: uv.lock pyproject.toml libs/common/pyproject.toml $(wildcard services/*/pyproject.toml) | $(UV)
+.venv/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml) $(wildcard services/*/pyproject.toml) | $(UV)
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
 install: .venv/.synced
 
 run: .venv/.synced
-	$(VENV_PY) -m marketpulse_common.supervisor
+	$(VENV_PY) -m marketpulse_dev.supervisor
 
 demo: .venv/.synced
-	MP_SOURCE=simulated MP_SIM_SPEED=$${MP_SIM_SPEED:-60} $(VENV_PY) -m marketpulse_common.supervisor
+	MP_SOURCE=simulated MP_SIM_SPEED=$${MP_SIM_SPEED:-60} $(VENV_PY) -m marketpulse_dev.supervisor
 
 test: .venv/.synced
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
@@ -41,7 +42,7 @@ format: .venv/.synced
 	.venv/bin/ruff format .
 
 bench: .venv/.synced
-	$(VENV_PY) bench/run_all.py --output BENCHMARKS.md
+	$(VENV_PY) bench/run_all.py $(BENCH_ARGS)
 
 up:
 	docker compose up -d --build

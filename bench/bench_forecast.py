@@ -29,7 +29,6 @@ import numpy as np
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.events import Forecast
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_compute.evaluation import EvaluationConfig, evaluate
@@ -45,6 +44,7 @@ from marketpulse_compute.forecaster import (
 from marketpulse_compute.handler import HISTORY_SIZE
 from marketpulse_compute.ledger import Ledger
 from marketpulse_compute.window import Columns, columns_head
+from marketpulse_dev.embedded_redis import RedisServer
 
 TF = Timeframe.H1
 CACHE = 500  # candles the ingestor keeps per asset and timeframe by default

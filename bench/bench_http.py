@@ -393,7 +393,7 @@ class Results:
 
 
 def measure(quick: bool, use_wrk: bool, tmp: Path) -> Results:
-    from marketpulse_common.embedded_redis import RedisServer
+    from marketpulse_dev.embedded_redis import RedisServer
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:

@@ -48,11 +48,11 @@ import orjson
 import uvloop
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer, free_port
 from marketpulse_common.events import CandleWindow, Indicators, Ticker
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Publisher
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer, free_port
 
 SERVER_CORE, CLIENT_CORE = 0, 1
 PRIORITY = -10  # nice value, when permitted (see isolate)

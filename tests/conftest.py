@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.redis_fixtures import session_redis_url
 
 # Property tests check behaviour, not speed: on a loaded 2-core CI machine the timing checks

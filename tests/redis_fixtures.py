@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_dev.embedded_redis import RedisServer
 
 
 def docker_engine_answers() -> bool:

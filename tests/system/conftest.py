@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marketpulse_common.embedded_redis import free_port
+from marketpulse_dev.embedded_redis import free_port
 from tests.waiting import eventually_sync
 
 ASSETS = "bitcoin,ethereum"
@@ -60,7 +60,7 @@ def start_product(data_dir: Path, **env: str) -> Product:
     }
     full_env.pop("MP_REDIS_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "marketpulse_common.supervisor", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "marketpulse_dev.supervisor", "--data-dir", str(data_dir)],
         env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

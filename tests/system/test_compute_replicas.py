@@ -21,10 +21,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer, free_port
 from marketpulse_common.events import Evaluation, Forecast, Indicators, decode_payload
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel
 from marketpulse_compute.service import GROUP, SERVICE
+from marketpulse_dev.embedded_redis import RedisServer, free_port
 from tests.integration.compute.harness import TF, Market, cache_candles, make_candles
 from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually

@@ -11,9 +11,9 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server.server import DEMO_KEY, FakeCoinGecko, iter_windows
 from tests.processes import running_service, service_env
 from tests.waiting import eventually

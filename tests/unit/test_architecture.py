@@ -1,4 +1,7 @@
-"""The services share nothing but Redis: no service imports another, common imports none."""
+"""The services share nothing but Redis: no service imports another, common imports none.
+
+The development tooling (marketpulse_dev) may use common; nothing the services ship imports it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingestor", "compute", "sentiment", "gateway")
 PACKAGES = {
     "marketpulse_common": ROOT / "libs/common/src/marketpulse_common",
+    "marketpulse_dev": ROOT / "libs/dev/src/marketpulse_dev",
     **{f"marketpulse_{s}": ROOT / f"services/{s}/src/marketpulse_{s}" for s in SERVICES},
 }
 

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.consumer import ConsumerConfig, StreamConsumer, StreamMessage
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.errors import PoisonMessage
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis

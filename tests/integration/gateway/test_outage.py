@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer, free_port
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Publisher
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer, free_port
 from marketpulse_gateway.runtime import Tuning
 from tests.integration.gateway.conftest import (
     next_frame,

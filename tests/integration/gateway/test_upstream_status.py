@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import status_key
 from marketpulse_common.publisher import Publisher
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.integration.gateway.conftest import publish_ticker, running_gateway
 
 pytestmark = pytest.mark.redis

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 from websockets.exceptions import InvalidStatus
 
-from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_gateway.key_store import ApiKeyStore
 from tests.integration.gateway.ws_support import next_frame, send_op, serve_stream, ws_connect
 

@@ -6,7 +6,7 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server.server import FakeCoinGecko
 
 

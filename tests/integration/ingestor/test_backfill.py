@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.events import Candle
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, sim_clock_key
 from marketpulse_common.publisher import read_snapshot
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_ingestor.candle_rules import MAX_REPLAY
 from marketpulse_ingestor.clock import ClockAnchor
 from marketpulse_ingestor.refresher import Markets, Refresher

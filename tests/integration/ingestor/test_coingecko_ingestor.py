@@ -8,11 +8,11 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.events import Ticker
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
 from marketpulse_common.publisher import read_snapshot
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server import faults
 from tests.coingecko_server.server import FakeCoinGecko, iter_windows
 from tests.integration.ingestor.harness import cg_settings, running_coingecko

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.integration.ingestor.harness import stream_length
 from tests.processes import running_service, service_env
 from tests.waiting import eventually

@@ -9,10 +9,10 @@ from itertools import pairwise
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.events import Ticker
 from marketpulse_common.keys import Channel, ChannelKind, candles_key
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_ingestor.source import MarketSource
 from tests.integration.ingestor.harness import (
     Published,

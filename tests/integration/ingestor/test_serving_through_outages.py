@@ -16,9 +16,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import Channel, ChannelKind, status_key
 from marketpulse_common.publisher import read_snapshot
+from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server import faults
 from tests.coingecko_server.server import FakeCoinGecko
 from tests.integration.ingestor.gateway_rig import MovableClock, running_gateway

@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import sentiment_budget_key
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_sentiment.budget import WINDOW_TTL_S, BudgetLimits, window_of
 from marketpulse_sentiment.budget_store import CallBudget
 from marketpulse_sentiment.throttle import CallThrottle

@@ -11,8 +11,8 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import free_port
 from marketpulse_common.keys import sentiment_headlines_key
+from marketpulse_dev.embedded_redis import free_port
 from marketpulse_sentiment.errors import FeedError
 from marketpulse_sentiment.feed_client import feed_http_client, fetch_feed
 from marketpulse_sentiment.feed_parser import MAX_FEED_BYTES

@@ -15,13 +15,13 @@ import pytest
 import structlog
 from redis.asyncio import Redis
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.events import Sentiment
 from marketpulse_common.health import live_instances
 from marketpulse_common.keys import Channel, ChannelKind, sentiment_headlines_key
 from marketpulse_common.logs import configure_logging
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_sentiment.screening import copies
 from marketpulse_sentiment.service import GROUP, run
 from tests.integration.sentiment.cache_seed import (

