@@ -43,7 +43,9 @@ def run_one(script: Path, quick: bool) -> tuple[str, bool, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument(
+        "--output", type=Path, help="report file (default: BENCHMARKS.md; stdout with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
     parser.add_argument("only", nargs="*", help="benchmark names to run (default: all)")
     args = parser.parse_args()
@@ -63,8 +65,14 @@ def main() -> None:
         sections.append(body.strip() + f"\n\n_{script.name}: {elapsed:.0f} s_\n")
         if not ok:
             failed.append(script.name)
-    args.output.write_text("\n".join(sections) + "\n")
-    print(f"wrote {args.output}")
+    report = "\n".join(sections) + "\n"
+    # A quick run's numbers are too noisy to keep: they replace BENCHMARKS.md only on request.
+    output = args.output or (None if args.quick else Path("BENCHMARKS.md"))
+    if output is None:
+        print(report)
+    else:
+        output.write_text(report)
+        print(f"wrote {output}")
     if failed:
         raise SystemExit(f"failed: {', '.join(failed)}")
 
