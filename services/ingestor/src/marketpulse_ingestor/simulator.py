@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from marketpulse_common.errors import MarketpulseError
 from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_ingestor.errors import UnknownAssetError
 from marketpulse_ingestor.simulator_model import (
     MINUTES_PER_DAY,
     SECONDS_PER_DAY,
@@ -36,10 +36,6 @@ _QUOTE_PER_USD = {"usd": 1.0, "usdt": 1.0, "usdc": 1.0, "eur": 0.92, "gbp": 0.79
 
 # Enough daily candles for a 500-deep 1d backfill, with a little to spare.
 DEFAULT_HISTORY_DAYS = 512
-
-
-class UnknownAssetError(MarketpulseError):
-    """The simulated market was asked about an asset it does not track."""
 
 
 @dataclass(frozen=True)
