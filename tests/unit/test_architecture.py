@@ -64,3 +64,69 @@ def test_every_error_a_package_defines_is_a_marketpulse_error(package: str) -> N
     errors = defined_exceptions(package)
     assert errors, f"{package} defines no exceptions: the walk found nothing"
     assert [e.__qualname__ for e in errors if not issubclass(e, MarketpulseError)] == []
+
+
+def module_name(package: str, package_dir: Path, path: Path) -> str:
+    parts = path.relative_to(package_dir).with_suffix("").parts
+    return ".".join((package, *(p for p in parts if p != "__init__")))
+
+
+def top_level_imports(path: Path, known: set[str]) -> set[str]:
+    """The package modules `path` imports when it is loaded (TYPE_CHECKING blocks and imports
+    inside functions run later, so they make no cycle)."""
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in known else node.module)
+    return found & known
+
+
+def import_graph(package: str) -> dict[str, set[str]]:
+    package_dir = PACKAGES[package]
+    paths = {module_name(package, package_dir, p): p for p in package_dir.rglob("*.py")}
+    known = set(paths)
+    return {name: top_level_imports(path, known) - {name} for name, path in paths.items()}
+
+
+def subpackage_of(package: str, module: str) -> str | None:
+    """`coingecko` for marketpulse_ingestor.coingecko.client; None for a root module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == package else None
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_a_subpackage_imports_only_the_root_and_itself(package: str) -> None:
+    """No sideways arrows: coingecko/ never imports simulated/ (nor any sibling another)."""
+    sideways = [
+        f"{module} -> {target}"
+        for module, targets in import_graph(package).items()
+        if (own := subpackage_of(package, module)) is not None
+        for target in targets
+        if subpackage_of(package, target) not in (None, own)
+    ]
+    assert sideways == []
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_no_module_imports_itself_through_others(package: str) -> None:
+    """The module import graph has no cycles (each one makes import order matter)."""
+    graph = import_graph(package)
+    done: set[str] = set()
+
+    def cycle_from(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for target in sorted(graph[module]):
+            if found := cycle_from(target, [*path, module]):
+                return found
+        done.add(module)
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := cycle_from(m, []))]
+    assert cycles == []

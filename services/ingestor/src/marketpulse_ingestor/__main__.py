@@ -8,7 +8,7 @@ from functools import partial
 from marketpulse_common.lifecycle import run_until_signalled, settings_or_exit
 from marketpulse_common.logs import configure_logging, get_logger, register_settings_secrets
 from marketpulse_common.metrics import start_metrics_endpoint
-from marketpulse_ingestor.coingecko_source import check_timeframes
+from marketpulse_ingestor.coingecko.source import check_timeframes
 from marketpulse_ingestor.errors import ConfigurationError
 from marketpulse_ingestor.service import SERVICE, run
 

@@ -29,7 +29,8 @@ import orjson
 from marketpulse_common.logs import get_logger
 from marketpulse_ingestor.backoff import backoff_s, parse_retry_after
 from marketpulse_ingestor.budget_store import Admission, CallBudget, GateState, Outcome
-from marketpulse_ingestor.coingecko_plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.timeframe_recipes import Request
 from marketpulse_ingestor.errors import (
     MalformedResponse,
     RateLimited,
@@ -39,7 +40,6 @@ from marketpulse_ingestor.errors import (
 )
 from marketpulse_ingestor.metrics import UPSTREAM_CALLS
 from marketpulse_ingestor.source_status import SourceStatus
-from marketpulse_ingestor.timeframe_recipes import Request
 
 log = get_logger(__name__)
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from marketpulse_common.connection import create_redis
 from marketpulse_common.embedded_redis import RedisServer
 from marketpulse_common.keys import status_key
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import (
     CallRefused,
     MalformedResponse,

@@ -1,7 +1,7 @@
 """The offline market behind `MP_SOURCE=simulated`: seeded candles and tickers, no I/O.
 
 The caller owns the clock and passes market time in; this module never reads it. Each
-asset has one minute path (see simulator_model), generated lazily in whole UTC days, and
+asset has one minute path (see price_model), generated lazily in whole UTC days, and
 every candle of every timeframe is an aggregation of it, so timeframes agree with each
 other and the backfilled history joins the live candles without a seam.
 """
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.errors import UnknownAssetError
-from marketpulse_ingestor.simulator_model import (
+from marketpulse_ingestor.simulated.price_model import (
     MINUTES_PER_DAY,
     SECONDS_PER_DAY,
     MinuteBars,
