@@ -36,7 +36,8 @@ from marketpulse_ingestor.budget import (
 )
 from marketpulse_ingestor.errors import CallRefused
 
-# The gate outlives the longest pause (backoff.MAX_PAUSE_S, a day) and any cooldown.
+# The gate outlives the longest pause (marketpulse_common.backoff.MAX_PAUSE_S, a day) and any
+# cooldown.
 GATE_TTL_S = 2 * 86_400
 # A refused call waits until the moment it may go, and a hair more: Redis's clock and
 # asyncio's timer differ by a little.
