@@ -12,7 +12,6 @@ from marketpulse_common.consumer import ConsumerConfig, StreamConsumer
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel, ChannelKind
 from marketpulse_common.logs import get_logger
-from marketpulse_common.metrics import start_metrics_endpoint
 from marketpulse_common.retention import run_retention
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
@@ -75,8 +74,6 @@ def forecasting_config(settings: Settings) -> ForecastingConfig:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Consume and publish until `stop` is set; the message in hand is finished first."""
     instance = instance_id(SERVICE)
-    # First, so a taken port stops the service before anything is opened.
-    start_metrics_endpoint(settings, SERVICE)
     redis = create_redis(settings.redis_dsn, client_name=instance)
     config = ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms)
     consumer = candle_consumer(
