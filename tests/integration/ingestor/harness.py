@@ -16,9 +16,9 @@ from marketpulse_common.events import Candle
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.settings import Settings, load_settings
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.service import Ingestor
-from marketpulse_ingestor.simulated_source import SimulatedSource
+from marketpulse_ingestor.simulated.source import SimulatedSource
 from marketpulse_ingestor.source import MarketSource
 from tests.coingecko_server.server import FakeCoinGecko
 

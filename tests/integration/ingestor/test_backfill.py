@@ -15,9 +15,9 @@ from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_ingestor.candle_rules import MAX_REPLAY
-from marketpulse_ingestor.clock import ClockAnchor
 from marketpulse_ingestor.refresher import Markets, Refresher
-from marketpulse_ingestor.simulated_source import SimulatedSource
+from marketpulse_ingestor.simulated.clock import ClockAnchor
+from marketpulse_ingestor.simulated.source import SimulatedSource
 from tests.integration.ingestor.harness import FAST, published_candles, sim_settings
 
 pytestmark = pytest.mark.redis

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from marketpulse_common.keys import candles_key
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.candle_store import HoleLedger
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.refresher import Markets, Refresher
 from tests.coingecko_server import faults
 from tests.coingecko_server.server import FakeCoinGecko

@@ -47,6 +47,7 @@ def test_comma_lists_are_parsed_trimmed_deduplicated_and_ordered(
         ("MP_SIM_SPEED", "0"),
         ("MP_COINGECKO_PLAN", "gold"),
         ("MP_GATEWAY_PORT", "70000"),
+        ("MP_REDIS_URL", "http://127.0.0.1:6379/0"),
     ],
 )
 def test_a_bad_value_names_the_variable_in_one_line(
@@ -67,6 +68,11 @@ def test_a_bad_secret_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert "CG-topsecret-value" not in str(info.value)
+    monkeypatch.delenv("MP_COINGECKO_PLAN")
+    monkeypatch.setenv("MP_REDIS_URL", "https://:pw-topsecret@redis.example:6379/0")
+    with pytest.raises(SettingsError, match="MP_REDIS_URL") as info:
+        load_settings()
+    assert "pw-topsecret" not in str(info.value)
 
 
 def test_anthropic_is_the_provider_when_its_key_is_set(monkeypatch: pytest.MonkeyPatch) -> None:

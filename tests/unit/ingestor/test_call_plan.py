@@ -15,8 +15,8 @@ from marketpulse_ingestor.call_plan import (
     plan_calls,
     water_level,
 )
-from marketpulse_ingestor.coingecko_plan import upstream_config
-from marketpulse_ingestor.coingecko_schedule import plan_for
+from marketpulse_ingestor.coingecko.jobs import plan_for
+from marketpulse_ingestor.coingecko.plan import upstream_config
 
 KEY = "CG-unit-test-key-123456"
 

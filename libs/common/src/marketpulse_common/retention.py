@@ -1,16 +1,30 @@
 """Stream trimming that keeps history bounded without discarding unfinished work.
 
 A plain `XADD … MAXLEN` would happily delete entries a consumer group has not yet read or
-acknowledged. Instead the producer trims periodically: to `maxlen` entries, but never past
-the oldest entry any group still needs (its oldest pending entry, or the first entry after
-its last-delivered id).
+acknowledged. Instead the producer trims periodically (`run_retention`): to `maxlen` entries,
+but never past the oldest entry any group still needs (its oldest pending entry, or the first
+entry after its last-delivered id). Every replica may trim: XTRIM MINID is idempotent and
+cheap, so no lease.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Sequence
 from typing import cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from marketpulse_common.logs import get_logger
+
+log = get_logger(__name__)
+
+# Trimming lags publishing by at most this long: a stream overshoots its bound by one
+# interval of publishing (a few entries in real time, a tenth of a 1000-entry bound at 100
+# publishes a minute), which is all the precision retention needs.
+TRIM_INTERVAL_S = 60.0
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
@@ -58,3 +72,31 @@ async def trim_stream(redis: Redis, stream: str, maxlen: int) -> int:
         return 0
     # Exact, not "~": approximate trimming works on whole radix nodes and may remove nothing.
     return int(await redis.xtrim(stream, minid=point, approximate=False))
+
+
+async def trim_streams(redis: Redis, streams: Sequence[str], maxlen: int) -> int:
+    """Trim every stream once; an unreachable Redis is logged and retried next round."""
+    removed = 0
+    for stream in streams:
+        try:
+            removed += await trim_stream(redis, stream, maxlen)
+        except RedisError as e:
+            log.warning("stream trim failed; retrying next round", stream=stream, error=str(e))
+    return removed
+
+
+async def run_retention(
+    redis: Redis,
+    streams: Sequence[str],
+    stop: asyncio.Event,
+    *,
+    maxlen: int,
+    interval_s: float = TRIM_INTERVAL_S,
+) -> None:
+    """Trim `streams` to about `maxlen` entries every `interval_s` until `stop` is set."""
+    while not stop.is_set():
+        removed = await trim_streams(redis, streams, maxlen)
+        if removed:
+            log.debug("streams trimmed", removed=removed)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)

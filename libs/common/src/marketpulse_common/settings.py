@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     log_format: LogFormat | None = None
     log_level: LogLevel = "info"
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        # Checked here, not at connect time: the client's own error is a traceback.
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
     @field_validator("assets", "timeframes", "cors_origins", mode="before")
     @classmethod
     def _csv(cls, value: Any) -> Any:

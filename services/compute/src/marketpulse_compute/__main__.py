@@ -1,20 +1,13 @@
-"""`python -m marketpulse_compute`: wire settings, logging and signals to the service."""
+"""`python -m marketpulse_compute`: the compute service, started by the shared worker main."""
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial
-
-from marketpulse_common.lifecycle import run_until_signalled, settings_or_exit
-from marketpulse_common.logs import configure_logging, register_settings_secrets
+from marketpulse_common.lifecycle import service_main
 from marketpulse_compute.service import SERVICE, run
 
 
 def main() -> None:
-    settings = settings_or_exit()
-    configure_logging(service=SERVICE, log_format=settings.log_format, level=settings.log_level)
-    register_settings_secrets(settings)
-    asyncio.run(run_until_signalled(partial(run, settings)))
+    service_main(SERVICE, run)
 
 
 if __name__ == "__main__":

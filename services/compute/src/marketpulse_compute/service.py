@@ -12,25 +12,28 @@ from marketpulse_common.consumer import ConsumerConfig, StreamConsumer
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel, ChannelKind
 from marketpulse_common.logs import get_logger
-from marketpulse_common.metrics import start_metrics_endpoint
+from marketpulse_common.retention import run_retention
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_compute.forecaster import ForecastConfig
 from marketpulse_compute.forecasting import ForecastingConfig
 from marketpulse_compute.handler import CandleHandler
-from marketpulse_compute.retention import (
-    EVALUATION_MAXLEN,
-    FORECAST_MAXLEN,
-    INDICATORS_MAXLEN,
-    run_retention,
-)
 
 log = get_logger(__name__)
 
 SERVICE = "compute"
 # One group shared by every replica, so each candle event is handled by exactly one of them.
 GROUP = "compute"
-# The channels compute publishes, and how many entries of each one's history it keeps.
+# Entries kept per indicators (and forecast) stream. The history is what WebSocket clients
+# resume from and what a lagging sentiment group catches up on: 1000 entries are ~3.5 days
+# of 5m candles in real time (and ~3 minutes even at MP_SIM_SPEED=300), at 1-2 kB each.
+INDICATORS_MAXLEN = 1000
+FORECAST_MAXLEN = INDICATORS_MAXLEN
+# Evaluations are not a WebSocket channel and each one restates the whole report (~6 kB):
+# a short history is enough to see how the numbers moved lately.
+EVALUATION_MAXLEN = 100
+# The channels compute publishes, and how many entries of each one's history it keeps
+# (trimmed by marketpulse_common.retention, never past what the sentiment group still needs).
 PUBLISHED_MAXLEN = {
     ChannelKind.INDICATORS: INDICATORS_MAXLEN,
     ChannelKind.FORECAST: FORECAST_MAXLEN,
@@ -71,8 +74,6 @@ def forecasting_config(settings: Settings) -> ForecastingConfig:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Consume and publish until `stop` is set; the message in hand is finished first."""
     instance = instance_id(SERVICE)
-    # First, so a taken port stops the service before anything is opened.
-    start_metrics_endpoint(settings, SERVICE)
     redis = create_redis(settings.redis_dsn, client_name=instance)
     config = ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms)
     consumer = candle_consumer(

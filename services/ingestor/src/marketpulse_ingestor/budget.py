@@ -16,8 +16,9 @@ and the log window is a little longer than the budget window (GUARD_SHARE) for t
 still in flight: a request may leave late (a cold connection, a busy event loop) and must
 still land inside the budget.
 
-`decide` is the same rule as the Lua script in budget_store.py, written in Python so the
-guarantee is property-tested without Redis.
+`decide` and `circuit_state` are the rules the Lua scripts in budget_store.py run, written in
+Python so the guarantee is property-tested without Redis; a parity test runs both on the same
+generated inputs and demands equal decisions.
 """
 
 from __future__ import annotations

@@ -36,15 +36,20 @@ from marketpulse_ingestor.budget import (
 )
 from marketpulse_ingestor.errors import CallRefused
 
-# The gate outlives the longest pause (backoff.MAX_PAUSE_S, a day) and any cooldown.
+# The gate outlives the longest pause (marketpulse_common.backoff.MAX_PAUSE_S, a day) and any
+# cooldown.
 GATE_TTL_S = 2 * 86_400
 # A refused call waits until the moment it may go, and a hair more: Redis's clock and
 # asyncio's timer differ by a little.
 WAKE_SLACK_S = 0.005
 
-_CLOCK_LUA = """
+# Every script starts by reading `now` (ms) from Redis's clock; a test may put another first.
+REDIS_CLOCK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+_STATE_LUA_FN = """
 local function state(log_window)
   local used = redis.call('ZCOUNT', KEYS[1], string.format('(%.0f', now - log_window), '+inf')
   local g = redis.call('HMGET', KEYS[3], 'paused_until', 'open_until', 'failures', 'strikes')
@@ -55,9 +60,7 @@ end
 
 # KEYS: calls, month, gate. ARGV: log_window_ms, limit, monthly (0 = none), member,
 # month_ttl_s, probe_timeout_ms. Returns {admitted, reason, wait_ms}.
-_ACQUIRE_LUA = (
-    _CLOCK_LUA
-    + """
+ACQUIRE_RULE_LUA = """
 local log_window = tonumber(ARGV[1])
 local gate = redis.call('HMGET', KEYS[3], 'paused_until', 'open_until', 'probe_until')
 local paused = tonumber(gate[1] or '0')
@@ -71,9 +74,13 @@ if open_until > 0 then
   probing = true
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - log_window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, 'window', tonumber(oldest[2]) + log_window - now}
+local logged = redis.call('ZCARD', KEYS[1])
+local limit = tonumber(ARGV[2])
+if logged >= limit then
+  -- A slot frees when the limit-th newest call leaves (the oldest, unless the log holds more
+  -- than the limit: replicas with a lower limit, or one just lowered).
+  local leaving = redis.call('ZRANGE', KEYS[1], logged - limit, logged - limit, 'WITHSCORES')
+  return {0, 'window', tonumber(leaving[2]) + log_window - now}
 end
 local monthly = tonumber(ARGV[3])
 if monthly > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= monthly then
@@ -87,14 +94,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 if probing then return {1, 'probe', 0} end
 return {1, 'ok', 0}
 """
-)
 
 # KEYS: calls, month, gate. ARGV: outcome, log_window_ms, threshold, cooldown_ms,
 # max_cooldown_ms, pause_ms (0 = none), gate_ttl_s, member ('' = none). Returns the state
 # after the outcome.
-_REPORT_LUA = (
-    _CLOCK_LUA
-    + """
+REPORT_RULE_LUA = """
 if ARGV[8] ~= '' and redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[8]) == 1 then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 end
@@ -127,9 +131,13 @@ end
 redis.call('EXPIRE', KEYS[3], ARGV[7])
 return state(tonumber(ARGV[2]))
 """
-)
 
-_STATE_LUA = _CLOCK_LUA + "\nreturn state(tonumber(ARGV[1]))\n"
+STATE_RULE_LUA = "\nreturn state(tonumber(ARGV[1]))\n"
+
+
+def budget_script(rule: str, clock: str = REDIS_CLOCK_LUA) -> str:
+    """One of the budget's scripts: `clock` (which sets `now`), the state reader, `rule`."""
+    return clock + _STATE_LUA_FN + rule
 
 
 class Outcome(StrEnum):
@@ -183,9 +191,9 @@ class CallBudget:
         self._circuit = circuit
         self._wall = wall
         self._sleep = sleep
-        self._acquire = redis.register_script(_ACQUIRE_LUA)
-        self._report = redis.register_script(_REPORT_LUA)
-        self._state = redis.register_script(_STATE_LUA)
+        self._acquire = redis.register_script(budget_script(ACQUIRE_RULE_LUA))
+        self._report = redis.register_script(budget_script(REPORT_RULE_LUA))
+        self._state = redis.register_script(budget_script(STATE_RULE_LUA))
 
     def _keys(self) -> list[str]:
         month = month_of(self._wall())

@@ -2,6 +2,7 @@
 
 IngestorError
 ├── ConfigurationError     the settings ask for something the source cannot do (refused at start)
+├── UnknownAssetError      the simulated market was asked about an asset it does not track
 └── SourceError            the market source could not deliver; the job keeps what is cached
     └── UpstreamError      a CoinGecko call failed
         ├── CallRefused        not sent: budget spent, every replica paused, or circuit open
@@ -22,6 +23,10 @@ class IngestorError(MarketpulseError):
 
 class ConfigurationError(IngestorError):
     """A setting names something the configured source cannot provide; one line, at start."""
+
+
+class UnknownAssetError(IngestorError):
+    """The simulated market was asked about an asset it does not track."""
 
 
 class SourceError(IngestorError):

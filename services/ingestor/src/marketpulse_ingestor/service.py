@@ -17,11 +17,11 @@ from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.cadence import Cadence
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import SourceError
 from marketpulse_ingestor.refresher import Markets, Refresher
 from marketpulse_ingestor.schedule import JobSpec, LeasedScheduler, kept
-from marketpulse_ingestor.simulated_source import SimulatedSource
+from marketpulse_ingestor.simulated.source import SimulatedSource
 from marketpulse_ingestor.source import MarketSource
 
 log = get_logger(__name__)

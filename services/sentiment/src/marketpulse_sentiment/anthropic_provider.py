@@ -53,10 +53,6 @@ def request_estimate(user: str) -> int:
     return estimate_tokens(prompt_bytes, MAX_OUTPUT_TOKENS)
 
 
-def _jitter() -> float:
-    return random.uniform(0.75, 1.0)
-
-
 class AnthropicProvider:
     name = PROVIDER
 
@@ -69,7 +65,7 @@ class AnthropicProvider:
         model: str,
         retry: RetryPolicy,
         deadline_s: float,
-        jitter: Callable[[], float] = _jitter,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._client = client
         self._throttle = throttle
@@ -77,7 +73,7 @@ class AnthropicProvider:
         self._model = model
         self._retry = retry
         self._deadline_s = deadline_s
-        self._jitter = jitter
+        self._rand = rand
 
     async def assess(self, inp: SentimentInput, *, input_hash: str, now: datetime) -> Sentiment:
         """A validated model reading; the rules' reading as a fallback after two bad answers.
@@ -157,7 +153,7 @@ class AnthropicProvider:
             except CallFailed as e:
                 retry += 1
                 remaining = deadline - asyncio.get_running_loop().time()
-                wait = self._retry.delay(retry, e.retry_after_s, remaining, self._jitter())
+                wait = self._retry.delay(retry, e.retry_after_s, remaining, self._rand())
                 if not e.retryable or wait is None:
                     raise await self._give_up(e) from e
                 log.info("model request failed; retrying", reason=str(e), wait_s=round(wait, 2))

@@ -11,15 +11,17 @@ and the SDK sends it as a header that neither it nor httpx logs.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
 import anthropic
 from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
+from marketpulse_common.backoff import retry_after_s
 from marketpulse_sentiment.contract import MAX_OUTPUT_TOKENS, TOOL_NAME, tool_definition
 from marketpulse_sentiment.errors import CallFailed
-from marketpulse_sentiment.retry_policy import is_retryable_status, parse_retry_after
+from marketpulse_sentiment.retry_policy import is_retryable_status
 
 # Connecting is quick or not happening; the request timeout covers the model's thinking.
 CONNECT_TIMEOUT_S = 5.0
@@ -66,7 +68,7 @@ def translate(error: Exception) -> CallFailed:
     if isinstance(error, anthropic.APIStatusError):
         status = error.status_code
         reason = _STATUS_REASONS.get(status, "server_error" if status >= 500 else "rejected")
-        retry_after = parse_retry_after(error.response.headers)
+        retry_after = retry_after_s(error.response.headers, time.time())
         return CallFailed(
             reason,
             retryable=is_retryable_status(status),

@@ -11,8 +11,10 @@ SentimentError
 
 from __future__ import annotations
 
+from marketpulse_common.errors import MarketpulseError
 
-class SentimentError(Exception):
+
+class SentimentError(MarketpulseError):
     """Root of every error raised by the sentiment service."""
 
 

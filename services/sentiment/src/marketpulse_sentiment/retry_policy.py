@@ -8,8 +8,9 @@ through the shared cooldown instead, which costs nothing while it lasts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from marketpulse_common.backoff import backoff_s
 
 # Statuses worth another try: request timeout, conflict, rate limit, any server error
 # (529 = overloaded). Everything else (400, 401, 403, 404, 413, …) fails the same way again.
@@ -27,41 +28,30 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUSES or status >= 500
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds the provider asks us to wait (`retry-after-ms` or `retry-after` in seconds)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            continue  # an HTTP date: rare, and the default backoff serves as well
-        if seconds >= 0 and seconds == seconds:  # not NaN
-            return seconds
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     max_retries: int
     base_delay_s: float = 0.5
     max_delay_s: float = 4.0
+    # A quarter of each backoff is random: enough to spread replicas that failed together,
+    # while every wait stays close to its step (the deadline leaves little room).
+    jitter: float = 0.25
 
     def delay(
-        self, retry: int, retry_after_s: float | None, remaining_s: float, jitter: float = 1.0
+        self, retry: int, retry_after_s: float | None, remaining_s: float, rand: float = 1.0
     ) -> float | None:
         """Seconds before retry number `retry` (1-based), or None to give up now.
 
-        The provider's retry-after wins over the exponential backoff; either way a wait that
-        would end past the deadline (`remaining_s`) is not worth starting.
+        The provider's retry-after wins over the exponential backoff (`rand` in [0, 1] draws
+        its jitter); either way a wait that would end past the deadline (`remaining_s`) is
+        not worth starting.
         """
         if retry > self.max_retries:
             return None
         if retry_after_s is not None:
             wait = retry_after_s
         else:
-            wait = min(self.max_delay_s, self.base_delay_s * 2 ** (retry - 1)) * jitter
+            wait = backoff_s(retry, self.base_delay_s, self.max_delay_s, rand, jitter=self.jitter)
         return wait if wait < remaining_s else None
 
 

@@ -11,14 +11,13 @@ import asyncio
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.consumer import ConsumerConfig, StreamConsumer
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
-from marketpulse_common.retention import trim_stream
+from marketpulse_common.retention import run_retention
 from marketpulse_common.settings import Settings
 from marketpulse_sentiment.anthropic_provider import PROVIDER as ANTHROPIC
 from marketpulse_sentiment.feed_client import feed_http_client
@@ -35,9 +34,6 @@ GROUP = "sentiment"
 # event, about 30 an hour per asset in real time with the default timeframes: 1000 entries
 # keep more than a day of history for reconnecting clients in well under a megabyte per asset.
 SENTIMENT_STREAM_MAXLEN = 1000
-# Trimming lags publishing by at most this long; at even 100 publishes a minute the stream
-# overshoots its maxlen by a tenth. Every replica trims: XTRIM MINID is idempotent.
-TRIM_INTERVAL_S = 60.0
 
 
 def trigger_streams(settings: Settings) -> list[str]:
@@ -52,17 +48,8 @@ def trigger_streams(settings: Settings) -> list[str]:
 
 async def trim_sentiment_streams(redis: Redis, assets: Sequence[str], stop: asyncio.Event) -> None:
     """Keep every sentiment stream near SENTIMENT_STREAM_MAXLEN until `stop`."""
-    while not stop.is_set():
-        for asset in assets:
-            stream = Channel(ChannelKind.SENTIMENT, asset).stream_key
-            try:
-                await trim_stream(redis, stream, SENTIMENT_STREAM_MAXLEN)
-            except RedisError as e:
-                log.warning("trim failed; retrying next round", stream=stream, error=str(e))
-        try:
-            await asyncio.wait_for(stop.wait(), TRIM_INTERVAL_S)
-        except TimeoutError:
-            continue
+    streams = [Channel(ChannelKind.SENTIMENT, asset).stream_key for asset in assets]
+    await run_retention(redis, streams, stop, maxlen=SENTIMENT_STREAM_MAXLEN)
 
 
 async def _news(redis: Redis, settings: Settings, instance: str, stop: asyncio.Event) -> None:

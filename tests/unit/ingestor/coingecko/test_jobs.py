@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from marketpulse_common.settings import load_settings
-from marketpulse_ingestor.coingecko_plan import upstream_config
-from marketpulse_ingestor.coingecko_schedule import cadence_for, plan_for
+from marketpulse_ingestor.coingecko.jobs import cadence_for, plan_for
+from marketpulse_ingestor.coingecko.plan import upstream_config
+from marketpulse_ingestor.coingecko.timeframe_recipes import recipe_for
 from marketpulse_ingestor.schedule import grid_slot, grid_start
-from marketpulse_ingestor.timeframe_recipes import recipe_for
 
 
 def cadence(timeframes: str):  # type: ignore[no-untyped-def]

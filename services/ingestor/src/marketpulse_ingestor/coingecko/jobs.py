@@ -21,9 +21,9 @@ from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.cadence import Cadence, CandleJob, GapRepairJob
 from marketpulse_ingestor.call_plan import CallPlan, JobDemand, plan_calls
-from marketpulse_ingestor.coingecko_plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.timeframe_recipes import Feed, Recipe, recipe_for
 from marketpulse_ingestor.schedule import JobSpec
-from marketpulse_ingestor.timeframe_recipes import Feed, Recipe, recipe_for
 
 MARKETS_PAGE = 250
 GAP_REPAIR_WINDOWS = 15

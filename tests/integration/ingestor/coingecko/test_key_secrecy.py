@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.logs import configure_logging
 from marketpulse_dev.embedded_redis import RedisServer
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import SourceError
 from tests.coingecko_server import faults
 from tests.coingecko_server.server import FakeCoinGecko

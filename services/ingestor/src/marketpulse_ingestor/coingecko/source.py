@@ -23,29 +23,33 @@ from marketpulse_ingestor.budget import CircuitPolicy
 from marketpulse_ingestor.budget_store import CallBudget
 from marketpulse_ingestor.cadence import Cadence
 from marketpulse_ingestor.call_plan import CallPlan
-from marketpulse_ingestor.candle_derivation import aggregate, native_candles, sampled_candles
-from marketpulse_ingestor.coingecko_client import (
+from marketpulse_ingestor.coingecko.candle_derivation import (
+    aggregate,
+    native_candles,
+    sampled_candles,
+)
+from marketpulse_ingestor.coingecko.client import (
     CoinGeckoClient,
     RetryPolicy,
     upstream_http_client,
 )
-from marketpulse_ingestor.coingecko_models import (
+from marketpulse_ingestor.coingecko.jobs import cadence_for, plan_for
+from marketpulse_ingestor.coingecko.models import (
     MarketRow,
     parse_chart,
     parse_markets,
     parse_ohlc,
 )
-from marketpulse_ingestor.coingecko_plan import UpstreamConfig, upstream_config
-from marketpulse_ingestor.coingecko_schedule import cadence_for, plan_for
-from marketpulse_ingestor.errors import ConfigurationError, MalformedResponse
-from marketpulse_ingestor.source_status import SourceStatus
-from marketpulse_ingestor.timeframe_recipes import (
+from marketpulse_ingestor.coingecko.plan import UpstreamConfig, upstream_config
+from marketpulse_ingestor.coingecko.timeframe_recipes import (
     Recipe,
     Request,
     recipe_for,
     requests_for,
     unsupported_timeframes,
 )
+from marketpulse_ingestor.errors import ConfigurationError, MalformedResponse
+from marketpulse_ingestor.source_status import SourceStatus
 
 log = get_logger(__name__)
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_plan import PLANS
-from marketpulse_ingestor.timeframe_recipes import (
+from marketpulse_ingestor.coingecko.plan import PLANS
+from marketpulse_ingestor.coingecko.timeframe_recipes import (
     DAY_S,
     MAX_RANGE_S,
     Feed,

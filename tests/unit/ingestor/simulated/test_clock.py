@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from marketpulse_ingestor.clock import (
+from marketpulse_ingestor.simulated.clock import (
     ClockAnchor,
     first_anchor,
     market_time,

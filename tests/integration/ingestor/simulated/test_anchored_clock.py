@@ -8,8 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.keys import sim_clock_key
-from marketpulse_ingestor.clock import ClockAnchor
-from marketpulse_ingestor.sim_clock import AnchoredClock
+from marketpulse_ingestor.simulated.anchored_clock import AnchoredClock
+from marketpulse_ingestor.simulated.clock import ClockAnchor
 
 pytestmark = pytest.mark.redis
 

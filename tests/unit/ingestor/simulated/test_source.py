@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.simulated_source import history_days
-from marketpulse_ingestor.simulator import DEFAULT_HISTORY_DAYS
+from marketpulse_ingestor.simulated.market import DEFAULT_HISTORY_DAYS
+from marketpulse_ingestor.simulated.source import history_days
 
 
 def test_short_histories_use_the_simulator_default() -> None:

@@ -21,8 +21,8 @@ from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.cadence import Cadence, CandleJob
 from marketpulse_ingestor.schedule import JobSpec
-from marketpulse_ingestor.sim_clock import AnchoredClock
-from marketpulse_ingestor.simulator import DEFAULT_HISTORY_DAYS, SimulatedMarket
+from marketpulse_ingestor.simulated.anchored_clock import AnchoredClock
+from marketpulse_ingestor.simulated.market import DEFAULT_HISTORY_DAYS, SimulatedMarket
 
 log = get_logger(__name__)
 

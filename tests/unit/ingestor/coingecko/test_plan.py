@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from marketpulse_common.settings import Settings, load_settings
-from marketpulse_ingestor.coingecko_plan import PRO_BASE_URL, PUBLIC_BASE_URL, upstream_config
+from marketpulse_ingestor.coingecko.plan import PRO_BASE_URL, PUBLIC_BASE_URL, upstream_config
 from marketpulse_ingestor.errors import ConfigurationError
 
 KEY = "CG-unit-test-key-123456"

@@ -7,7 +7,11 @@ from hypothesis import strategies as st
 
 from marketpulse_common.events import Candle
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.candle_derivation import aggregate, native_candles, sampled_candles
+from marketpulse_ingestor.coingecko.candle_derivation import (
+    aggregate,
+    native_candles,
+    sampled_candles,
+)
 
 M5 = Timeframe.M5
 H1 = Timeframe.H1

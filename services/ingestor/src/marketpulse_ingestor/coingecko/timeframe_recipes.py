@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_plan import PlanFacts
+from marketpulse_ingestor.coingecko.plan import PlanFacts
 
 DAY_S = 86_400
 HOUR_S = 3600

@@ -1,4 +1,4 @@
-"""Compute keeps the indicators history it publishes bounded, without losing unread work."""
+"""The producers' trim loop keeps stream history bounded, without losing unread work."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_compute.retention import run_retention, trim_streams
+from marketpulse_common.retention import run_retention, trim_streams
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis

@@ -19,8 +19,8 @@ from marketpulse_common.events import Candle, Ticker, decode_payload
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, upstream_gate_key
 from marketpulse_common.publisher import read_snapshot
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_models import MAX_PRICE
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.models import MAX_PRICE
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import SourceError
 from marketpulse_ingestor.refresher import Markets, Refresher
 from tests.coingecko_server import faults, market

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from tests.coingecko_server import market
 from tests.coingecko_server.server import FakeCoinGecko
 from tests.integration.ingestor.harness import cg_settings

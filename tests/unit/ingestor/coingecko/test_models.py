@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marketpulse_ingestor.coingecko_models import (
+from marketpulse_ingestor.coingecko.models import (
     MAX_PRICE,
     parse_chart,
     parse_markets,

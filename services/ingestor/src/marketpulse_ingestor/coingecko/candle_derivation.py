@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from marketpulse_common.events import Candle
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.coingecko_models import OhlcRow
+from marketpulse_ingestor.coingecko.models import OhlcRow
 
 
 def _dedupe(samples: Sequence[tuple[int, float]]) -> tuple[list[float], list[float]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -15,7 +16,7 @@ from redis.asyncio import Redis
 from marketpulse_common.connection import create_redis
 from marketpulse_common.keys import status_key
 from marketpulse_dev.embedded_redis import RedisServer
-from marketpulse_ingestor.coingecko_source import CoinGeckoSource
+from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import (
     CallRefused,
     MalformedResponse,
@@ -122,6 +123,18 @@ async def test_a_retry_after_date_is_honoured(coingecko: FakeCoinGecko, open_sou
     coingecko.fail_next(faults.rate_limited_json(header))
     await source.tickers(int(time.time()))
     assert coingecko.calls[1].at >= int(until)  # HTTP dates have whole seconds
+
+
+async def test_a_retry_after_in_milliseconds_is_honoured(
+    coingecko: FakeCoinGecko, open_source: Any
+) -> None:
+    """`retry-after-ms: 1500` (the millisecond form some APIs send): no call for 1.5 s."""
+    source = await open_source(coingecko)
+    rate_limited = faults.rate_limited_json()
+    coingecko.fail_next(replace(rate_limited, headers={"retry-after-ms": "1500"}))
+    await source.tickers(int(time.time()))
+    first, second = coingecko.calls
+    assert second.at - first.at >= 1.5
 
 
 async def test_a_429_without_retry_after_backs_off_for_every_replica(

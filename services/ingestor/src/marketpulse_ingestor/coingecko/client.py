@@ -5,8 +5,9 @@ sends one GET with the plan's key in its header, reads at most MAX_BODY_BYTES wi
 timeout, and parses the body with the caller's validator. Outcomes feed the shared gate:
 
 - 2xx with a valid body: success (closes a half-open circuit);
-- 429: every replica pauses until Retry-After (seconds or HTTP date, honoured up to a day),
-  or, without one, for an exponential backoff with jitter over the 429s in a row;
+- 429: every replica pauses until Retry-After (seconds, HTTP date or `retry-after-ms`,
+  honoured up to a day), or, without one, for an exponential backoff with jitter over the
+  429s in a row;
 - 5xx, 408, timeout, broken connection, malformed body: a failure; retried here after a
   jittered backoff, and enough of them in a row open the circuit for every replica;
 - other 4xx: our request is wrong; not retried, and not held against the upstream.
@@ -26,10 +27,11 @@ from typing import TypeVar
 import httpx
 import orjson
 
+from marketpulse_common.backoff import backoff_s, retry_after_s
 from marketpulse_common.logs import get_logger
-from marketpulse_ingestor.backoff import backoff_s, parse_retry_after
 from marketpulse_ingestor.budget_store import Admission, CallBudget, GateState, Outcome
-from marketpulse_ingestor.coingecko_plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.plan import UpstreamConfig
+from marketpulse_ingestor.coingecko.timeframe_recipes import Request
 from marketpulse_ingestor.errors import (
     MalformedResponse,
     RateLimited,
@@ -39,7 +41,6 @@ from marketpulse_ingestor.errors import (
 )
 from marketpulse_ingestor.metrics import UPSTREAM_CALLS
 from marketpulse_ingestor.source_status import SourceStatus
-from marketpulse_ingestor.timeframe_recipes import Request
 
 log = get_logger(__name__)
 
@@ -141,7 +142,7 @@ class CoinGeckoClient:
             return body
         message = f"HTTP {status} from {endpoint}"
         if status == 429:
-            retry_after = parse_retry_after(reply.headers.get("retry-after"), self._wall())
+            retry_after = retry_after_s(reply.headers, self._wall())
             raise RateLimited(message, retry_after_s=retry_after)
         if status == 408 or status >= 500:
             raise UpstreamUnavailable(message)

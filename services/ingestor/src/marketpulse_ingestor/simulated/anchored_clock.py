@@ -12,7 +12,7 @@ from redis.exceptions import WatchError
 
 from marketpulse_common.keys import sim_clock_key
 from marketpulse_common.logs import get_logger
-from marketpulse_ingestor.clock import ClockAnchor, market_time, settled_anchor
+from marketpulse_ingestor.simulated.clock import ClockAnchor, market_time, settled_anchor
 
 log = get_logger(__name__)
 

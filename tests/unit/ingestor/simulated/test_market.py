@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 
 from marketpulse_common.events import Candle
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.simulator import SimulatedMarket, UnknownAssetError
-from marketpulse_ingestor.simulator_model import (
+from marketpulse_ingestor.errors import UnknownAssetError
+from marketpulse_ingestor.simulated.market import SimulatedMarket
+from marketpulse_ingestor.simulated.price_model import (
     GeneratedDays,
     PriceProcess,
     ProcessState,

@@ -1,7 +1,7 @@
 """The offline market behind `MP_SOURCE=simulated`: seeded candles and tickers, no I/O.
 
 The caller owns the clock and passes market time in; this module never reads it. Each
-asset has one minute path (see simulator_model), generated lazily in whole UTC days, and
+asset has one minute path (see price_model), generated lazily in whole UTC days, and
 every candle of every timeframe is an aggregation of it, so timeframes agree with each
 other and the backfilled history joins the live candles without a seam.
 """
@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from marketpulse_common.errors import MarketpulseError
 from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_ingestor.simulator_model import (
+from marketpulse_ingestor.errors import UnknownAssetError
+from marketpulse_ingestor.simulated.price_model import (
     MINUTES_PER_DAY,
     SECONDS_PER_DAY,
     MinuteBars,
@@ -36,10 +36,6 @@ _QUOTE_PER_USD = {"usd": 1.0, "usdt": 1.0, "usdc": 1.0, "eur": 0.92, "gbp": 0.79
 
 # Enough daily candles for a 500-deep 1d backfill, with a little to spare.
 DEFAULT_HISTORY_DAYS = 512
-
-
-class UnknownAssetError(MarketpulseError):
-    """The simulated market was asked about an asset it does not track."""
 
 
 @dataclass(frozen=True)
