@@ -66,4 +66,5 @@ def backoff_s(
     exponent = min(max(attempt - 1, 0), 30)  # 2**30 x any sane base is past every cap
     delay = min(cap_s, base_s * 2.0**exponent)
     share = min(max(jitter, 0.0), 1.0)
-    return delay * (1 - share) + delay * share * min(max(rand, 0.0), 1.0)
+    jittered = delay * (1 - share) + delay * share * min(max(rand, 0.0), 1.0)
+    return min(delay, jittered)  # the two parts can round one ulp past the cap
