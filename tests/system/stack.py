@@ -16,6 +16,9 @@ started as an operator would (`python -m …`, tests/processes.py). A test drive
         stack.pour("sentiment:bitcoin", 500)       # many large updates at once
         stack.dropped_slow()                       # clients the gateway closed with 4008
 
+`Stack(workdir, env={...})` adds MP_ settings for every service (SMALL_QUEUE for a test of
+a stalled reader, MP_API_KEYS_REQUIRED=true, …).
+
 Every method is synchronous and quick except the ones that wait for a process (start,
 restart: run them with `asyncio.to_thread` from an async test so its event loop — and the
 client under test — keeps running). `client_env()` gives a child process (a Node script) the
@@ -50,8 +53,10 @@ ASSET = "bitcoin"
 TIMEFRAMES = "5m,1h"
 # 600x: a 5m candle closes every half second, a 1h candle every 6 s; tickers stay 1/s.
 SIM_SPEED = "600"
-# The smallest queue the gateway allows, so a stalled reader is closed (4008) quickly.
-WS_QUEUE_BYTES = "16384"
+# The smallest queue the gateway allows, so a stalled reader is closed (4008) quickly; pass
+# it as `env=SMALL_QUEUE` only where that is wanted: the gateway also caps a resume's replay
+# at half the queue, so with it a resume after a few seconds' outage is a snapshot instead.
+SMALL_QUEUE = {"MP_WS_QUEUE_BYTES": "16384"}
 _DROPPED_SLOW = re.compile(
     rb'^marketpulse_gateway_ws_clients_dropped_total\{reason="slow"\} ([0-9.e+]+)$', re.M
 )
@@ -104,7 +109,6 @@ class Stack:
             MP_SIM_SPEED=SIM_SPEED,
             MP_HISTORY_DEPTH="200",
             MP_GATEWAY_PORT=str(self.port),
-            MP_WS_QUEUE_BYTES=WS_QUEUE_BYTES,
             MP_RATE_LIMIT_PER_MINUTE="0",
             MP_SENTIMENT_PROVIDER="off",
             **self._extra,
