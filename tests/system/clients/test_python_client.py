@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from marketpulse_client import (
+    ChannelError,
     InvalidRequest,
     MarketPulse,
     NotFound,
@@ -127,6 +128,25 @@ async def test_a_gateway_crash_is_resumed_without_a_missed_or_repeated_seq(stack
     assert diagnostics.resumes_recovered >= 2
     assert diagnostics.close_codes[1006] >= 1
     assert diagnostics.gaps == diagnostics.resyncs == 0
+
+
+async def test_a_gateway_shutdown_closes_with_1012_and_the_client_resumes(stack: Stack) -> None:
+    """SIGTERM: the gateway says it is restarting (1012); the client comes back and resumes."""
+    seen = Recorder()
+    async with MarketPulse(stack.base_url) as mp:
+        mp.subscribe(TICKER, seen)
+        await until_in_step(mp, stack, TICKER)
+        await asyncio.to_thread(stack.stop_gateway)
+        await asyncio.to_thread(stack.start_gateway)
+        await until_in_step(mp, stack, TICKER)
+
+        async def resumed() -> bool:
+            return mp.diagnostics().resumes_recovered >= 1
+
+        await eventually(resumed, timeout=30, what="a resume")
+        diagnostics = mp.diagnostics()
+    assert diagnostics.close_codes[1012] == 1
+    assert_one_unbroken_chain(seen.updates[TICKER], stack, TICKER)
 
 
 async def test_lost_redis_data_is_resnapshotted_on_the_new_epoch(fresh_stack: Stack) -> None:
@@ -242,6 +262,19 @@ async def test_rest_helpers_revalidate_with_etags_and_raise_typed_problems(stack
         with pytest.raises(InvalidRequest) as bad:
             await mp.candles("bitcoin", "7m")
         assert bad.value.status == 422
+
+
+async def test_an_unknown_channel_fails_only_its_own_subscription(stack: Stack) -> None:
+    """The gateway refuses `ticker:dogecoin`: updates() raises ChannelError, others go on."""
+    async with MarketPulse(stack.base_url) as mp:
+        good = mp.subscribe(TICKER)
+        with pytest.raises(ChannelError) as refused:
+            async for _ in mp.updates("ticker:dogecoin"):
+                pass
+        assert (refused.value.channel, refused.value.code) == ("ticker:dogecoin", "unknown_channel")
+        async with asyncio.timeout(30):
+            await good.wait_synced()
+        assert good.error is None and mp.error is None
 
 
 def test_cli_snapshot_prints_json_and_errors_in_one_line(stack: Stack, tmp_path: Path) -> None:
