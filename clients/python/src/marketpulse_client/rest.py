@@ -102,6 +102,8 @@ class RestClient:
             response = await self._http.get(url, headers=headers)
         except httpx.TimeoutException as e:
             raise TransportError(f"GET {path}: no answer in time ({type(e).__name__})") from e
+        except httpx.ConnectError as e:
+            raise TransportError(f"cannot reach the gateway at {self._base} ({e})") from e
         except httpx.HTTPError as e:
             raise TransportError(f"GET {path}: {e or type(e).__name__}") from e
         if response.status_code == 304 and cached is not None:
