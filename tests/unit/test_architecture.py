@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,25 @@ def test_no_module_imports_itself_through_others(package: str) -> None:
 
     cycles = [c for m in sorted(graph) if (c := cycle_from(m, []))]
     assert cycles == []
+
+
+CLIENT = ROOT / "clients/python/src/marketpulse_client"
+
+
+def test_the_python_client_speaks_only_the_wire_protocol() -> None:
+    """marketpulse_client imports no service and not common: users install it alone."""
+    assert CLIENT.is_dir()
+    assert imported_packages(CLIENT) == {"marketpulse_client"}
+
+
+def test_the_python_client_depends_only_on_its_declared_libraries() -> None:
+    """Third-party imports of the client are httpx, websockets, pydantic (and rich, lazily)."""
+    stdlib = set(sys.stdlib_module_names)
+    found = set()
+    for path in CLIENT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    assert found - stdlib - {"marketpulse_client"} == {"httpx", "websockets", "pydantic", "rich"}

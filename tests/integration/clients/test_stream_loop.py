@@ -1,0 +1,215 @@
+"""The client's socket loop against a scripted WebSocket peer over loopback: how it treats
+close codes, a refused handshake, a silent connection, and shared subscriptions.
+
+The peer plays a gateway whose behaviour the test chooses (a real gateway cannot be told to
+go silent or refuse on cue); the real gateway is exercised in tests/system/clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from marketpulse_client import (
+    AuthenticationError,
+    Backoff,
+    ConnectionState,
+    MarketPulse,
+    StreamStopped,
+    Update,
+)
+from tests.unit.clients.frames_for_tests import delta, snapshot, subscribed
+from tests.waiting import eventually
+
+CH = "ticker:bitcoin"
+Handler = Callable[[ServerConnection, int], Awaitable[None]]
+
+
+class Peer:
+    """A scripted gateway: `handler(ws, n)` serves the n-th connection (0-based)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.received: list[list[dict[str, Any]]] = []
+
+    async def serve(self, ws: ServerConnection) -> None:
+        n = self.connections
+        self.connections += 1
+        self.received.append([])
+        await self.handler(ws, n)
+
+    async def next_op(self, ws: ServerConnection, n: int) -> dict[str, Any]:
+        op: dict[str, Any] = json.loads(await ws.recv())
+        self.received[n].append(op)
+        return op
+
+
+@asynccontextmanager
+async def peer_at(handler: Handler, process_request: Any = None) -> AsyncIterator[tuple[Peer, str]]:
+    peer = Peer(handler)
+    async with serve(peer.serve, "127.0.0.1", 0, process_request=process_request) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield peer, f"http://127.0.0.1:{port}"
+
+
+def quick_backoff() -> Backoff:
+    return Backoff(base_s=0.01, cap_s=0.05)
+
+
+async def first_subscription(peer: Peer, ws: ServerConnection, n: int, seq: str) -> None:
+    """Answer the client's subscribe (with a snapshot at `seq` unless it resumed)."""
+    op = await peer.next_op(ws, n)
+    assert op["op"] == "subscribe"
+    if "resume" in op:
+        await ws.send(subscribed(CH, recovered=True))
+    else:
+        await ws.send(subscribed(CH))
+        await ws.send(snapshot(CH, seq, {"price": 1}))
+
+
+async def test_a_4008_close_reconnects_and_resumes_from_the_held_position() -> None:
+    """Closed as too slow: the next connection resumes with {epoch, seq}; the missed delta
+    applies on top of the held value."""
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await first_subscription(peer, ws, n, "10-0")
+        if n == 0:
+            await ws.send(delta(CH, "11-0", "10-0", {"price": 2}))
+            await ws.close(4008, "slow")
+            return
+        await ws.send(delta(CH, "12-0", "11-0", {"price": 3}))
+        await ws.wait_closed()
+
+    updates: list[Update] = []
+    async with peer_at(handler) as (peer, url), MarketPulse(url, backoff=quick_backoff()) as mp:
+        mp.subscribe(CH, updates.append)
+        await eventually(lambda: _async(len(updates) == 3), what="three updates")
+        assert peer.received[1][0]["resume"] == {CH: {"epoch": "e1", "seq": "11-0"}}
+        assert [u.seq for u in updates] == ["10-0", "11-0", "12-0"]
+        assert mp.value(CH) == {"price": 3}
+        diagnostics = mp.diagnostics()
+        assert diagnostics.close_codes[4008] == 1 and diagnostics.resumes_recovered == 1
+
+
+async def test_a_silent_connection_is_dropped_after_two_missed_heartbeats() -> None:
+    """No frame for 2 heartbeats: state goes stale, then the client reconnects by itself."""
+    states: list[ConnectionState] = []
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await first_subscription(peer, ws, n, "10-0")
+        await ws.wait_closed()  # and never a heartbeat
+
+    async with (
+        peer_at(handler) as (peer, url),
+        MarketPulse(
+            url, heartbeat_interval=0.3, backoff=quick_backoff(), on_state=states.append
+        ) as mp,  # fmt: skip
+    ):
+        mp.subscribe(CH)
+        await eventually(lambda: _async(peer.connections >= 2), timeout=5, what="a reconnect")
+        assert ConnectionState.STALE in states
+        assert states.index(ConnectionState.STALE) < states.index(ConnectionState.RECONNECTING)
+        await eventually(lambda: _async(mp.diagnostics().resumes_recovered >= 1), what="resume")
+
+
+async def test_heartbeats_keep_a_quiet_connection_alive() -> None:
+    """A connection that only hears heartbeats is live, and is not replaced."""
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await first_subscription(peer, ws, n, "10-0")
+        for _ in range(12):
+            await asyncio.sleep(0.1)
+            await ws.send('{"type":"heartbeat","ts":1.0}')
+        await ws.wait_closed()
+
+    async with (
+        peer_at(handler) as (peer, url),
+        MarketPulse(url, heartbeat_interval=0.3, backoff=quick_backoff()) as mp,
+    ):
+        mp.subscribe(CH)
+        await eventually(lambda: _async(mp.diagnostics().heartbeats >= 10), what="heartbeats")
+        assert peer.connections == 1 and mp.state is ConnectionState.LIVE
+
+
+async def test_a_policy_close_stops_the_stream_with_a_typed_error() -> None:
+    """1008 is not retried: updates() raises StreamStopped and no second connection comes."""
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await peer.next_op(ws, n)
+        await ws.close(1008, "too many refused messages")
+
+    async with peer_at(handler) as (peer, url), MarketPulse(url, backoff=quick_backoff()) as mp:
+        with pytest.raises(StreamStopped) as stopped:
+            async for _ in mp.updates(CH):
+                pass
+        assert stopped.value.code == 1008
+        assert mp.state is ConnectionState.CLOSED
+        assert peer.connections == 1
+
+
+async def test_a_refused_key_stops_with_an_authentication_error() -> None:
+    """A 401 at the handshake is the gateway's problem+json as AuthenticationError, once."""
+    attempts = 0
+
+    def refuse(_conn: ServerConnection, _request: Request) -> Response:
+        nonlocal attempts
+        attempts += 1
+        body = b'{"type":"urn:marketpulse:problem:invalid-api-key","title":"Invalid API key",'
+        body += b'"status":401,"detail":"The API key is unknown or revoked."}'
+        headers = Headers([("Content-Type", "application/problem+json")])
+        return Response(401, "Unauthorized", headers, body)
+
+    async def never(_ws: ServerConnection, _n: int) -> None:
+        raise AssertionError("the handshake should have been refused")
+
+    async with (
+        peer_at(never, process_request=refuse) as (_peer, url),
+        MarketPulse(url, api_key="mp_bad", backoff=quick_backoff()) as mp,
+    ):
+        sub = mp.subscribe(CH)
+        await eventually(lambda: _async(sub.error is not None), what="the refusal")
+        assert isinstance(sub.error, AuthenticationError)
+        assert sub.error.title == "Invalid API key" and sub.error.status == 401
+        assert attempts == 1
+
+
+async def test_listeners_of_one_channel_share_one_server_subscription() -> None:
+    """Two subscribes and an updates() on one channel: the server sees it subscribed once;
+    a late listener gets the current value at once."""
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await first_subscription(peer, ws, n, "10-0")
+        await ws.send(delta(CH, "11-0", "10-0", {"price": 2}))
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await peer.next_op(ws, n)
+
+    first: list[Update] = []
+    late: list[Update] = []
+    async with peer_at(handler) as (peer, url), MarketPulse(url) as mp:
+        one = mp.subscribe(CH, first.append)
+        await eventually(lambda: _async(len(first) == 2), what="two updates")
+        two = mp.subscribe(CH, late.append)
+        await eventually(lambda: _async(len(late) == 1), what="the current value")
+        assert late[0].value == {"price": 2} and late[0].seq == "11-0"
+        ops = peer.received[0]
+        assert [op["op"] for op in ops] == ["subscribe"] and ops[0]["channels"] == [CH]
+        one.unsubscribe()
+        two.unsubscribe()
+        await eventually(lambda: _async(len(peer.received[0]) == 2), what="an unsubscribe")
+        assert peer.received[0][1] == {"op": "unsubscribe", "channels": [CH]}
+
+
+async def _async(value: Any) -> Any:
+    return value

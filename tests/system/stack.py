@@ -1,0 +1,258 @@
+"""The product as separate OS processes, for client system tests (Python and TypeScript).
+
+A `Stack` runs a private redis-server (AOF on; restartable on the same port and data dir),
+the ingestor (simulated market, fast clock), compute and a gateway on a fixed port, each
+started as an operator would (`python -m …`, tests/processes.py). A test drives it:
+
+    with running_stack(tmp_path) as stack:        # or the `stack` fixture
+        stack.base_url, stack.ws_url               # http://127.0.0.1:<port>, ws://…/v1/stream
+        stack.wait_for_value("ticker:bitcoin")     # the server holds a value
+        stack.kill_gateway()                       # SIGKILL: a crash, nothing drained
+        stack.start_gateway()                      # same port; returns once /healthz is 200
+        stack.restart_gateway()                    # both
+        stack.wipe_redis()                         # FLUSHALL: every channel gets a new epoch
+        stack.server_value("ticker:bitcoin")       # ServerValue(epoch, seq, data) or None
+        stack.stream_ids("ticker:bitcoin", a, b)   # the channel's history between two seqs
+        stack.pour("sentiment:bitcoin", 500)       # many large updates at once
+        stack.dropped_slow()                       # clients the gateway closed with 4008
+
+`Stack(workdir, env={...})` adds MP_ settings for every service (SMALL_QUEUE for a test of
+a stalled reader, MP_API_KEYS_REQUIRED=true, …).
+
+Every method is synchronous and quick except the ones that wait for a process (start,
+restart: run them with `asyncio.to_thread` from an async test so its event loop — and the
+client under test — keeps running). `client_env()` gives a child process (a Node script) the
+addresses it needs. Nobody else publishes on `sentiment:<asset>` (no sentiment service runs),
+which is what makes it the channel to pour into.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from marketpulse_common.embedded_redis import RedisServer, free_port
+
+from marketpulse_common.connection import create_redis
+from marketpulse_common.events import Sentiment
+from marketpulse_common.keys import Channel
+from marketpulse_common.publisher import Publisher, snapshot_from_fields
+from tests.processes import ServiceProcess, service_env
+from tests.waiting import eventually_sync
+
+ASSET = "bitcoin"
+TIMEFRAMES = "5m,1h"
+# 600x: a 5m candle closes every half second, a 1h candle every 6 s; tickers stay 1/s.
+SIM_SPEED = "600"
+# The smallest queue the gateway allows, so a stalled reader is closed (4008) quickly; pass
+# it as `env=SMALL_QUEUE` only where that is wanted: the gateway also caps a resume's replay
+# at half the queue, so with it a resume after a few seconds' outage is a snapshot instead.
+SMALL_QUEUE = {"MP_WS_QUEUE_BYTES": "16384"}
+_DROPPED_SLOW = re.compile(
+    rb'^marketpulse_gateway_ws_clients_dropped_total\{reason="slow"\} ([0-9.e+]+)$', re.M
+)
+
+
+@dataclass(frozen=True)
+class ServerValue:
+    """A channel's value as the server holds it (its snapshot hash in Redis)."""
+
+    epoch: str
+    seq: str
+    data: Any
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, env: Mapping[str, str] | None = None) -> None:
+        """`env`: extra MP_ settings for every service (e.g. MP_API_KEYS_REQUIRED)."""
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.redis_server = RedisServer(workdir / "redis", appendonly=True)
+        self.port = free_port()
+        self._extra = dict(env or {})
+        self._redis: redis.Redis | None = None
+        self.ingestor: ServiceProcess | None = None
+        self.compute: ServiceProcess | None = None
+        self.gateway: ServiceProcess | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/v1/stream"
+
+    @property
+    def redis_url(self) -> str:
+        return self.redis_server.url
+
+    def client_env(self) -> dict[str, str]:
+        """What a client in a child process needs to know."""
+        return {"MARKETPULSE_URL": self.base_url, "MARKETPULSE_WS_URL": self.ws_url}
+
+    def env(self) -> dict[str, str]:
+        return service_env(
+            MP_REDIS_URL=self.redis_url,
+            MP_ASSETS=ASSET,
+            MP_TIMEFRAMES=TIMEFRAMES,
+            MP_SOURCE="simulated",
+            MP_SIM_SPEED=SIM_SPEED,
+            MP_HISTORY_DEPTH="200",
+            MP_GATEWAY_PORT=str(self.port),
+            MP_RATE_LIMIT_PER_MINUTE="0",
+            MP_SENTIMENT_PROVIDER="off",
+            **self._extra,
+        )
+
+    # --- the whole stack --------------------------------------------------------------
+
+    def start(self, timeout: float = 60) -> None:
+        self.redis_server.start()
+        self._redis = redis.Redis.from_url(self.redis_url, decode_responses=True,
+                                           socket_timeout=5)  # fmt: skip
+        env = self.env()
+        self.ingestor = ServiceProcess("ingestor", env, self.workdir)
+        self.compute = ServiceProcess("compute", env, self.workdir)
+        self.start_gateway(timeout)
+
+    def stop(self) -> None:
+        for child in (self.gateway, self.compute, self.ingestor):
+            if child is not None:
+                child.terminate(timeout=10)
+        if self._redis is not None:
+            self._redis.close()
+        self.redis_server.stop()
+
+    # --- the gateway ----------------------------------------------------------------------
+
+    def start_gateway(self, timeout: float = 30) -> None:
+        """Start a gateway on the stack's port and wait until it answers /healthz."""
+        if self.gateway is not None and self.gateway.proc.poll() is None:
+            raise RuntimeError("a gateway is already running on this stack")
+        self.gateway = ServiceProcess("gateway", self.env(), self.workdir)
+        self.wait_gateway_ready(timeout)
+
+    def kill_gateway(self) -> None:
+        """SIGKILL: connections end without a close frame, as in a crash."""
+        if self.gateway is not None:
+            self.gateway.kill()
+
+    def stop_gateway(self) -> int:
+        """SIGTERM: the gateway drains and closes its connections (1012)."""
+        return self.gateway.terminate() if self.gateway is not None else 0
+
+    def restart_gateway(self, timeout: float = 30) -> None:
+        self.kill_gateway()
+        self.start_gateway(timeout)
+
+    def wait_gateway_ready(self, timeout: float = 30) -> None:
+        gateway = self.gateway
+        assert gateway is not None
+
+        def healthy() -> bool:
+            if gateway.proc.poll() is not None:
+                raise AssertionError(f"gateway exited: {self.log_tail('gateway')}")
+            try:
+                return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        eventually_sync(healthy, timeout=timeout, what="gateway /healthz")
+
+    def dropped_slow(self) -> int:
+        """Clients this gateway process closed with 4008 (from its /metrics)."""
+        body = httpx.get(f"{self.base_url}/metrics", timeout=5).content
+        found = _DROPPED_SLOW.search(body)
+        return int(float(found.group(1))) if found else 0
+
+    # --- Redis ------------------------------------------------------------------------------
+
+    @property
+    def redis(self) -> redis.Redis:
+        assert self._redis is not None, "the stack is not started"
+        return self._redis
+
+    def wipe_redis(self) -> None:
+        """Redis loses everything (it is the stack's own server): histories restart with a
+        new epoch at the next publish."""
+        self.redis.flushall()
+
+    def restart_redis(self) -> None:
+        """Stop and start redis-server on the same port and data dir (AOF: data kept)."""
+        self.redis_server.stop()
+        self.redis_server.start()
+
+    def server_value(self, channel: str) -> ServerValue | None:
+        fields = self.redis.hgetall(Channel.parse(channel).snapshot_key)
+        snapshot = snapshot_from_fields(fields)  # type: ignore[arg-type]
+        if snapshot is None:
+            return None
+        return ServerValue(snapshot.epoch, snapshot.seq, json.loads(snapshot.data))
+
+    def wait_for_value(self, channel: str, timeout: float = 60) -> ServerValue:
+        found: ServerValue = eventually_sync(
+            lambda: self.server_value(channel), timeout=timeout, what=f"a value on {channel}"
+        )
+        return found
+
+    def stream_ids(self, channel: str, first: str = "-", last: str = "+") -> list[str]:
+        """Ids (seqs) of the channel's history entries from `first` to `last`, inclusive."""
+        key = Channel.parse(channel).stream_key
+        return [entry_id for entry_id, _ in self.redis.xrange(key, first, last)]
+
+    def pour(self, channel: str, count: int) -> list[str]:
+        """Publish `count` large (~1.4 KB) sentiment values on `channel` as fast as Redis
+        takes them; returns their seqs. Blocking: run it in a thread from async code."""
+        return asyncio.run(_pour(self.redis_url, Channel.parse(channel), count))
+
+    def log_tail(self, service: str, lines: int = 30) -> str:
+        logs = sorted(self.workdir.glob(f"{service}-*.log"))
+        if not logs:
+            return "(no log)"
+        return "\n".join(logs[-1].read_text(errors="replace").splitlines()[-lines:])
+
+
+async def _pour(redis_url: str, channel: Channel, count: int) -> list[str]:
+    client = create_redis(redis_url, client_name="stack-pour")
+    publisher = Publisher(client, source="pour")
+    seqs = []
+    try:
+        for n in range(count):
+            value = Sentiment(
+                asset=channel.asset,
+                label="neutral",
+                score=0.0,
+                confidence=0.5,
+                summary=f"{n:08d} " + "x" * 270,
+                drivers=[f"{n:08d} driver {i} " + "y" * 100 for i in range(5)],
+                provider="pour",
+                input_hash=f"{n:08d}",
+                created_at=datetime.now(UTC),
+            )
+            published = await publisher.publish(channel, value)
+            assert published is not None
+            seqs.append(published.seq)
+    finally:
+        await client.aclose()
+    return seqs
+
+
+@contextmanager
+def running_stack(workdir: Path, *, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """A started stack, stopped (and every child killed) on the way out."""
+    stack = Stack(workdir, env=env)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
