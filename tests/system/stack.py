@@ -40,12 +40,12 @@ from typing import Any
 
 import httpx
 import redis
-from marketpulse_common.embedded_redis import RedisServer, free_port
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Publisher, snapshot_from_fields
+from marketpulse_dev.embedded_redis import RedisServer, free_port
 from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually_sync
 
