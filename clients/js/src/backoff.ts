@@ -24,7 +24,7 @@ export class Backoff {
   private readonly random: () => number;
   private attempt = 0;
 
-  constructor(options: BackoffOptions = {}, random: () => number = Math.random) {
+  constructor(options: BackoffOptions = {}, random: () => number = () => Math.random()) {
     this.minMs = options.minMs ?? DEFAULT_MIN_BACKOFF_MS;
     this.maxMs = options.maxMs ?? DEFAULT_MAX_BACKOFF_MS;
     if (!(this.minMs >= 0 && this.maxMs >= this.minMs)) {

@@ -209,6 +209,8 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   if (header === null) return null;
   const text = header.trim();
   if (/^\d+$/.test(text)) return Number(text);
+  // Every HTTP date format starts with the day's name; Date.parse would take "-5" as a year.
+  if (!/^[A-Za-z]/.test(text)) return null;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - nowMs) / 1000));

@@ -224,10 +224,11 @@ export class Stream {
     this.deadAfterMs = options.deadAfterMs ?? 2 * heartbeatMs;
     this.staleAfterMs = Math.min(options.staleAfterMs ?? 1.2 * heartbeatMs, this.deadAfterMs);
     this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
-    const random = options.random ?? Math.random;
+    const random = options.random ?? (() => Math.random());
     this.backoff = new Backoff(options.backoff, random);
     // Retrying a subscribe the gateway refused for now (rate limited, Redis down).
-    this.retryBackoff = new Backoff({ minMs: 1_000, maxMs: this.backoff.maxMs }, random);
+    const maxMs = this.backoff.maxMs;
+    this.retryBackoff = new Backoff({ minMs: Math.min(1_000, maxMs), maxMs }, random);
     this.saved = new Map(Object.entries(options.resumeFrom ?? {}).filter(([, s]) => usable(s)));
     this.networkEvents =
       options.networkEvents === undefined ? browserWindow() : options.networkEvents;

@@ -85,6 +85,6 @@ export function fakeSockets(): {
 }
 
 /** Let queued microtasks (the client's batched flushes and late listener calls) run. */
-export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i += 1) await Promise.resolve();
+export async function settle(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i += 1) await Promise.resolve();
 }
