@@ -60,6 +60,6 @@ def test_vitest_file_passes(vitest_report: dict[str, Any], test_file: str) -> No
 
 
 def test_the_typescript_type_checks() -> None:
-    """`tsc --noEmit` over the sources, tests and benchmark is clean (strict mode)."""
+    """`tsc --noEmit` over the sources and tests is clean (strict mode)."""
     _node, npm = ensure_ready()
     run([npm, "run", "--silent", "typecheck"], timeout=300)
