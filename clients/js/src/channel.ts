@@ -126,9 +126,11 @@ export class ChannelState {
     this.resuming = position !== null;
   }
 
-  /** The connection is gone: subscribe again on the next one (resuming where possible). */
+  /**
+   * The connection is gone: subscribe again on the next one (resuming where possible). A
+   * channel the gateway refused is asked for again too: the next gateway may serve it.
+   */
   connectionLost(): void {
-    if (this.phase === "failed") return;
     this.phase = "pending";
     if (!this.fresh) this.nextReason = this.seq === null ? "subscribe" : "reconnect";
   }
@@ -138,7 +140,7 @@ export class ChannelState {
     if (this.phase === "subscribing") this.phase = "pending";
   }
 
-  /** The gateway refused the channel for good (unknown channel, too many channels). */
+  /** The gateway refused the channel (unknown, too many channels): not again on this connection. */
   fail(): void {
     this.phase = "failed";
   }

@@ -57,7 +57,11 @@ export class RestClient {
   }) {
     this.baseUrl = init.baseUrl.replace(/\/+$/, "");
     this.apiKey = init.apiKey;
-    this.fetchImpl = init.fetch;
+    const given = init.fetch;
+    // Called as a plain function: a browser's `window.fetch` passed as is must not lose its
+    // `this` ("Illegal invocation").
+    this.fetchImpl =
+      given === undefined ? undefined : (url, request) => given.call(globalThis, url, request);
     this.timeoutMs = init.timeoutMs;
     this.cacheEntries = init.cacheEntries;
     this.now = init.now;

@@ -491,10 +491,12 @@ export class Stream {
     this.clearTimer("stableTimer");
     this.clearTimer("retryTimer");
     if (socket !== null) {
-      socket.onopen = null;
-      socket.onmessage = null;
-      socket.onclose = null;
-      socket.onerror = null;
+      // No-ops rather than null: `ws` throws an error event nobody listens to (closing a
+      // socket that is still connecting emits one), and that would crash the process.
+      socket.onopen = ignore;
+      socket.onmessage = ignore;
+      socket.onclose = ignore;
+      socket.onerror = ignore;
     }
     for (const [name, entry] of this.channels) {
       if (entry.leaving) this.channels.delete(name);
@@ -869,6 +871,10 @@ export class Stream {
       this[name] = null;
     }
   }
+}
+
+function ignore(): void {
+  // A detached socket's events mean nothing any more.
 }
 
 function checkChannelName(channel: string): void {

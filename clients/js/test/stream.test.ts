@@ -546,6 +546,30 @@ describe("errors from the gateway", () => {
     expect(mp.value(TICKER)).toEqual({ price: 1 });
   });
 
+  it("asks again for a refused channel on the next connection, not on this one", async () => {
+    const mp = client();
+    mp.subscribe("ticker:newcoin", () => {});
+    const socket = sockets.last();
+    socket.open();
+    await settle();
+    socket.take();
+    socket.receive({
+      type: "error",
+      code: "unknown_channel",
+      message: "asset is not tracked",
+      channel: "ticker:newcoin",
+    });
+    vi.advanceTimersByTime(60_000);
+    socket.receive({ type: "heartbeat", ts: 1 });
+    await settle();
+    expect(socket.take()).toEqual([]);
+    socket.drop(1012); // the gateway restarts, maybe with MP_ASSETS changed
+    vi.advanceTimersByTime(1_000);
+    sockets.last().open();
+    await settle();
+    expect(sockets.last().take()).toEqual([{ op: "subscribe", channels: ["ticker:newcoin"] }]);
+  });
+
   it("retries subscribes the gateway could not serve (Redis down, rate limited)", async () => {
     const mp = client();
     const seen = errors(mp);

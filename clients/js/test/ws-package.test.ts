@@ -5,6 +5,8 @@
  * strings, close codes, terminate) in milliseconds.
  */
 
+import { createServer, type Server, type Socket } from "node:net";
+
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 
@@ -130,5 +132,36 @@ describe("with the ws package", () => {
     mp.subscribe(TICKER, () => {});
     await waitFor(() => connections >= 2, "a second connection");
     expect(mp.diagnostics.deadConnections).toBeGreaterThanOrEqual(1);
+  });
+
+  it("closes a socket that is still connecting without crashing the process", async () => {
+    // A server that accepts TCP and never answers the upgrade: the socket stays CONNECTING.
+    const held: Socket[] = [];
+    const tcp: Server = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => tcp.listen(0, "127.0.0.1", () => resolve()));
+    const address = tcp.address();
+    if (address === null || typeof address === "string") throw new Error("expected a TCP address");
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on("uncaughtException", onUncaught);
+    try {
+      mp = new MarketPulse({
+        url: `http://127.0.0.1:${address.port}`,
+        WebSocket,
+        networkEvents: null,
+      });
+      mp.subscribe(TICKER, () => {});
+      await waitFor(() => held.length === 1, "the TCP connection");
+      mp.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(uncaught).toEqual([]);
+      expect(mp.state).toBe("closed");
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    }
   });
 });
