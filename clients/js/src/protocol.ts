@@ -24,7 +24,7 @@ export interface SubscribeOp {
   /** 1–100 channel names per op. */
   readonly channels: readonly string[];
   /** Channels to resume from a position; the others get a fresh snapshot. */
-  readonly resume?: Readonly<Record<string, Position>>;
+  readonly resume?: Readonly<Record<string, Position>> | null;
 }
 
 export interface UnsubscribeOp {
@@ -99,7 +99,7 @@ export interface ErrorFrame {
   readonly code: ErrorCode;
   readonly message: string;
   /** The channel the error is about, when it is about one (unknown_channel). */
-  readonly channel?: string | null;
+  readonly channel: string | null;
 }
 
 export type ServerFrame =
