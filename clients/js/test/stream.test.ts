@@ -698,12 +698,16 @@ describe("handshake probe", () => {
 
 describe("runtime", () => {
   it("names the WebSocket option when the runtime has none", () => {
-    const mp = new MarketPulse({ url: "http://127.0.0.1:8000", networkEvents: null });
-    const hasGlobal = "WebSocket" in globalThis;
-    if (hasGlobal) return; // Node 22+ has one; Node 20, which CI runs, has not
-    expect(() => mp.subscribe(TICKER, () => {})).toThrow(MarketPulseConfigError);
-    expect(() => mp.subscribe(TICKER, () => {})).toThrow(/`WebSocket` option/);
-    expect(mp.state).toBe("idle");
+    vi.stubGlobal("WebSocket", undefined); // as in Node 20
+    try {
+      const mp = new MarketPulse({ url: "http://127.0.0.1:8000", networkEvents: null });
+      expect(() => mp.subscribe(TICKER, () => {})).toThrow(MarketPulseConfigError);
+      expect(() => mp.subscribe(TICKER, () => {})).toThrow(/`WebSocket` option/);
+      expect(mp.state).toBe("idle");
+      expect(mp.diagnostics.channels).toEqual({});
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it("uses globalThis.WebSocket when there is one", async () => {
