@@ -7,6 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+JS_CLIENT := clients/js
+NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: help install run demo test lint format bench up down clean
 
@@ -21,7 +23,16 @@ help:
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
-install: .venv/.synced
+install: .venv/.synced $(JS_CLIENT)/node_modules/.install-stamp
+
+# The TypeScript client from its lockfile (its `prepare` builds dist/); without npm its tests skip.
+$(JS_CLIENT)/node_modules/.install-stamp: $(JS_CLIENT)/package-lock.json $(JS_CLIENT)/package.json
+ifdef NPM
+	cd $(JS_CLIENT) && npm ci --no-audit --no-fund
+	@touch $@
+else
+	@echo "npm not found: the TypeScript client ($(JS_CLIENT)) is not installed; its tests will skip"
+endif
 
 run: .venv/.synced
 	$(VENV_PY) -m marketpulse_dev.supervisor
@@ -29,19 +40,20 @@ run: .venv/.synced
 demo: .venv/.synced
 	MP_SOURCE=simulated MP_SIM_SPEED=$${MP_SIM_SPEED:-60} $(VENV_PY) -m marketpulse_dev.supervisor
 
-test: .venv/.synced
+test: install
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
-lint: .venv/.synced
+lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	@if [ -n "$(NPM)" ]; then cd $(JS_CLIENT) && npm run --silent lint; fi
 
 format: .venv/.synced
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
-bench: .venv/.synced
+bench: install
 	$(VENV_PY) bench/run_all.py $(BENCH_ARGS)
 
 up:
@@ -51,4 +63,4 @@ down:
 	docker compose down
 
 clean:
-	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist
