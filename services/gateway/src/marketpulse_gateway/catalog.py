@@ -52,9 +52,6 @@ class Catalog:
                 for kind in TIMEFRAME_KINDS:
                     yield Channel(kind, asset, tf)
 
-    def has_asset(self, asset: str) -> bool:
-        return asset in self._asset_set
-
     def check_asset(self, asset: str) -> str:
         if asset not in self._asset_set:
             raise UnknownAsset(asset)

@@ -36,7 +36,6 @@ MAX_CHANNEL_NAME = 96
 # Stream ids and epochs are short ASCII tokens; anything longer is not one of ours.
 MAX_POSITION_TOKEN = 48
 
-CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
