@@ -19,7 +19,13 @@ TICKER = Channel(ChannelKind.TICKER, "bitcoin")
 
 
 def event(channel: Channel, seq: str, price: float, *, epoch: str = "e1") -> ChannelEvent:
-    fields = {"ts": repr(NOW - 1), "d": f'{{"price":{price}}}', "epoch": epoch, "src": "simulated"}
+    fields = {
+        "s": "ticker/1",
+        "ts": repr(NOW - 1),
+        "d": f'{{"price":{price}}}',
+        "epoch": epoch,
+        "src": "simulated",
+    }
     return ChannelEvent.from_entry(channel.name, seq, fields)
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.publisher import Snapshot
 from marketpulse_gateway.hub import MAX_PENDING_EVENTS, ChannelEvent, Hub
 from marketpulse_gateway.protocol import (
@@ -280,7 +281,9 @@ def test_closes_are_reported_when_decided() -> None:
 
 def test_malformed_entry_is_rejected() -> None:
     """An entry without the publisher's fields or with a bad id cannot become an event."""
-    with pytest.raises(KeyError):
-        ChannelEvent.from_entry(CHANNEL, "1-0", {"d": "{}"})
+    with pytest.raises(PoisonMessage, match="no ts"):
+        ChannelEvent.from_entry(CHANNEL, "1-0", {"s": "ticker/1", "d": "{}"})
     with pytest.raises(ValueError, match="stream position"):
-        ChannelEvent.from_entry(CHANNEL, "nope", {"d": "{}", "ts": "1", "epoch": "e"})
+        ChannelEvent.from_entry(
+            CHANNEL, "nope", {"s": "ticker/1", "d": "{}", "ts": "1", "epoch": "e"}
+        )

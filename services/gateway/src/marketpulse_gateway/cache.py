@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
-from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+from marketpulse_common.publisher import ChannelField, Snapshot, snapshot_from_fields
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.candle_slot import LoadedCandles
 from marketpulse_gateway.errors import StoreUnavailable
@@ -48,7 +48,8 @@ class RedisCache:
         async with self._guard():
             pipe = self._redis.pipeline(transaction=False)
             pipe.zrange(candles_key(asset, tf), -limit, -1)
-            pipe.hmget(Channel(ChannelKind.CANDLES, asset, tf).snapshot_key, ["ts", "src"])
+            candles_channel = Channel(ChannelKind.CANDLES, asset, tf)
+            pipe.hmget(candles_channel.snapshot_key, [ChannelField.TS, ChannelField.SOURCE])
             members, (ts, source) = await pipe.execute()
         return LoadedCandles(list(members), float(ts) if ts else None, source or "")
 
@@ -57,7 +58,7 @@ class RedisCache:
         async with self._guard():
             pipe = self._redis.pipeline(transaction=False)
             for channel in channels:
-                pipe.hget(channel.snapshot_key, "ts")
+                pipe.hget(channel.snapshot_key, ChannelField.TS)
             replies = await pipe.execute()
         return [float(ts) if ts else None for ts in replies]
 

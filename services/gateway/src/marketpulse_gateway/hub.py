@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from marketpulse_common.publisher import Snapshot
+from marketpulse_common.publisher import Snapshot, entry_from_fields
 from marketpulse_gateway.delta import changed_fields
 from marketpulse_gateway.protocol import (
     CLOSE_GOING_AWAY,
@@ -56,7 +56,7 @@ MAX_PENDING_EVENTS = 1000
 
 @dataclass(frozen=True, slots=True)
 class ChannelEvent:
-    """One entry of a channel stream, as the publisher wrote it (fields s, ts, d, prev, epoch)."""
+    """One entry of a channel stream (publisher.StreamEntry) with its channel and position."""
 
     channel: str
     seq: str
@@ -70,16 +70,17 @@ class ChannelEvent:
 
     @classmethod
     def from_entry(cls, channel: str, entry_id: str, fields: Mapping[str, str]) -> ChannelEvent:
-        """Raises ValueError (or KeyError) for an entry that is not the publisher's."""
+        """Raises PoisonMessage for an entry that is not the publisher's."""
+        entry = entry_from_fields(fields)
         return cls(
             channel=channel,
             seq=entry_id,
             key=seq_key(entry_id),
-            prev_seq=fields.get("prev") or None,
-            epoch=fields["epoch"],
-            ts=float(fields["ts"]),
-            data=fields["d"],
-            source=fields.get("src", ""),
+            prev_seq=entry.prev or None,
+            epoch=entry.epoch,
+            ts=entry.ts,
+            data=entry.data,
+            source=entry.source,
         )
 
 

@@ -30,10 +30,12 @@ from typing import Any
 
 import orjson
 
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.publisher import entry_from_fields
 from marketpulse_gateway.delta import changed_fields
 from marketpulse_gateway.protocol import Delta, Position, encode_frame, seq_key
 
-# (stream entry id, fields as the publisher wrote them: s, ts, d, prev, epoch, src)
+# (stream entry id, its fields as read: see publisher.entry_from_fields)
 Entry = tuple[str, Mapping[str, str]]
 
 
@@ -65,8 +67,8 @@ def plan_replay(
         return None  # empty history (lost) or nothing at or after seq (a future position)
     try:
         return _chain(channel, position, entries, max_entries=max_entries, max_bytes=max_bytes)
-    except (KeyError, ValueError):
-        return None  # an entry not in the publisher's format: do not guess
+    except (PoisonMessage, ValueError):
+        return None  # an entry not in the publisher's format (or not JSON): do not guess
 
 
 def valid_position(seq: str) -> bool:
@@ -89,9 +91,10 @@ def _chain(
     base: Any = None
     missed = entries
     if first_id == position.seq:
-        if first_fields["epoch"] != position.epoch:
+        first = entry_from_fields(first_fields)
+        if first.epoch != position.epoch:
             return None
-        base = orjson.loads(first_fields["d"])
+        base = orjson.loads(first.data)
         missed = entries[1:]
     if len(missed) > max_entries:
         return None
@@ -99,9 +102,10 @@ def _chain(
     size = 0
     prev, before = position.seq, base
     for entry_id, fields in missed:
-        if fields["epoch"] != position.epoch or fields.get("prev", "") != prev:
+        entry = entry_from_fields(fields)
+        if entry.epoch != position.epoch or entry.prev != prev:
             return None  # trimmed past the client, a new epoch, or not a position of ours
-        value = orjson.loads(fields["d"])
+        value = orjson.loads(entry.data)
         delta = Delta(
             channel=channel,
             epoch=position.epoch,

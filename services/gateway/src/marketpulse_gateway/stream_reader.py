@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from redis.typing import KeyT, StreamIdT
 
 from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
 from marketpulse_gateway.hub import ChannelEvent
@@ -108,7 +109,7 @@ class StreamReader:
         try:
             event = ChannelEvent.from_entry(self._names[key], entry_id, fields)
             to(event)
-        except (KeyError, ValueError) as e:
+        except (PoisonMessage, ValueError) as e:
             # Not the publisher's format (or not JSON): skip it, never stop the stream.
             log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
 
