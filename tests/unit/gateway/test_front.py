@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from marketpulse_gateway.access import client_subject
-from marketpulse_gateway.auth import key_from_headers, presented_key
+from marketpulse_gateway.admission import key_from_headers, presented_key
 from marketpulse_gateway.envelope import ReadyBody
 from marketpulse_gateway.front import _hit_messages, read_heads
 from marketpulse_gateway.metrics import GatewayMetrics, HistogramSeries

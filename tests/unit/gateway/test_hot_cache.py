@@ -9,8 +9,8 @@ from marketpulse_common.publisher import Snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.candle_slot import LoadedCandles
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.channel_event import ChannelEvent
 from marketpulse_gateway.hot_cache import HotCache
-from marketpulse_gateway.hub import ChannelEvent
 from marketpulse_gateway.metrics import GatewayMetrics
 
 CATALOG = Catalog(["bitcoin"], [Timeframe.M5, Timeframe.H1])

@@ -9,7 +9,8 @@ import pytest
 
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.publisher import Snapshot
-from marketpulse_gateway.hub import MAX_PENDING_EVENTS, ChannelEvent, Hub
+from marketpulse_gateway.channel_event import ChannelEvent
+from marketpulse_gateway.hub import MAX_PENDING_EVENTS, Hub
 from marketpulse_gateway.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_SLOW,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from marketpulse_gateway.channel_event import seq_key
 from marketpulse_gateway.errors import ProtocolError
 from marketpulse_gateway.protocol import (
     MAX_CHANNELS_PER_OP,
@@ -20,7 +21,6 @@ from marketpulse_gateway.protocol import (
     decode_frame,
     encode_frame,
     parse_client_op,
-    seq_key,
 )
 
 

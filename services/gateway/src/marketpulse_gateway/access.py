@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from marketpulse_common.settings import Settings
+from marketpulse_gateway.admission import Denial, Header
 from marketpulse_gateway.cors import CorsPolicy
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.gcra import GcraPolicy
@@ -32,22 +32,10 @@ from marketpulse_gateway.rate_limit import (
 )
 from marketpulse_gateway.store_health import StoreHealth
 
-Header = tuple[bytes, bytes]
 # RFC 6750: tells a client which scheme to use.
 _CHALLENGE: tuple[Header, ...] = ((b"www-authenticate", b'Bearer realm="marketpulse"'),)
 # Long enough not to hammer a gateway waiting for Redis, short enough for a dashboard.
 UNAVAILABLE_RETRY_AFTER_S = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Denial:
-    """A refusal, rendered by the edge as problem+json."""
-
-    status: int
-    slug: str
-    title: str
-    detail: str
-    headers: tuple[Header, ...] = ()
 
 
 MISSING_KEY = Denial(
@@ -70,6 +58,8 @@ KEYS_UNAVAILABLE = Denial(
 
 
 class Access:
+    """The gateway's `Admission` (admission.py): keys, rate limits and CORS together."""
+
     def __init__(
         self,
         *,

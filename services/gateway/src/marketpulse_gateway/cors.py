@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from marketpulse_gateway.admission import Header
+
 # The API is read-only: a browser never needs anything but these.
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ALLOWED_HEADERS = frozenset({"authorization", "x-api-key", "if-none-match", "content-type"})
@@ -21,8 +23,6 @@ ALLOWED_HEADERS = frozenset({"authorization", "x-api-key", "if-none-match", "con
 EXPOSED_HEADERS = b"ETag, Retry-After"
 # Browsers cap this anyway (Chrome at 2 h); 10 min keeps a changed allowlist effective soon.
 PREFLIGHT_MAX_AGE_S = 600
-
-Header = tuple[bytes, bytes]
 
 _VARY = (b"vary", b"Origin")
 

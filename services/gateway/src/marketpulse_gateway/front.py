@@ -33,13 +33,12 @@ from typing import TYPE_CHECKING, Any, cast
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
-from marketpulse_gateway.access import Denial, Header
-from marketpulse_gateway.auth import key_from_headers
+from marketpulse_gateway.admission import Denial, Header, key_from_headers
 from marketpulse_gateway.envelope import CACHE_CONTROL, Rendered
 from marketpulse_gateway.etag import not_modified
 from marketpulse_gateway.hot_cache import Hit
 from marketpulse_gateway.metrics import UNMATCHED_ROUTE, HistogramSeries
-from marketpulse_gateway.problems import problem_response
+from marketpulse_gateway.problems import denial_response
 
 if TYPE_CHECKING:
     from marketpulse_gateway.runtime import Gateway
@@ -280,9 +279,7 @@ def _latency(gateway: Gateway, route: str, status: str) -> HistogramSeries:
 async def _refuse(
     send: Send, scope: Scope, receive: Receive, denial: Denial, cors: list[Header]
 ) -> int:
-    response = problem_response(denial.status, denial.slug, denial.title, denial.detail)
-    response.raw_headers.extend([*denial.headers, *cors])
-    await response(scope, receive, send)
+    await denial_response(denial, cors)(scope, receive, send)
     return denial.status
 
 

@@ -19,7 +19,8 @@ from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.candle_slot import CandleSlot
-from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.catalog import Catalog, channel_label
+from marketpulse_gateway.channel_event import ChannelEvent, SeqKey, seq_key
 from marketpulse_gateway.envelope import ReadyBody
 from marketpulse_gateway.freshness import max_age_s
 from marketpulse_gateway.hot_routes import (
@@ -30,10 +31,7 @@ from marketpulse_gateway.hot_routes import (
     route_template,
     value_route_keys,
 )
-from marketpulse_gateway.hub import ChannelEvent
 from marketpulse_gateway.metrics import AgeSample, GatewayMetrics
-from marketpulse_gateway.protocol import SeqKey, seq_key
-from marketpulse_gateway.readiness import channel_label
 
 CANDLES_ROUTE = route_template(ChannelKind.CANDLES)
 

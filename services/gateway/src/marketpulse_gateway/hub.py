@@ -26,25 +26,24 @@ hub never waits for a client, so one stalled reader cannot delay the others.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
 
-from marketpulse_common.publisher import Snapshot, entry_from_fields
+from marketpulse_common.publisher import Snapshot
+from marketpulse_gateway.channel_event import ChannelEvent, SeqKey, seq_key
 from marketpulse_gateway.delta import changed_fields
 from marketpulse_gateway.protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_SLOW,
     Delta,
     Heartbeat,
-    SeqKey,
     ServerFrame,
     SnapshotFrame,
     Subscribed,
     encode_frame,
-    seq_key,
 )
 from marketpulse_gateway.resume import Replay
 from marketpulse_gateway.wire import Outgoing, outgoing
@@ -52,36 +51,6 @@ from marketpulse_gateway.wire import Outgoing, outgoing
 # Events buffered while one subscription's snapshot is read (a single Redis round trip);
 # a channel producing this many in that time means the client cannot keep up either.
 MAX_PENDING_EVENTS = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelEvent:
-    """One entry of a channel stream (publisher.StreamEntry) with its channel and position."""
-
-    channel: str
-    seq: str
-    key: SeqKey
-    prev_seq: str | None
-    epoch: str
-    ts: float
-    data: str
-    # Where the value came from (the publisher's `src`: "coingecko", "compute", …; may be "").
-    source: str = ""
-
-    @classmethod
-    def from_entry(cls, channel: str, entry_id: str, fields: Mapping[str, str]) -> ChannelEvent:
-        """Raises PoisonMessage for an entry that is not the publisher's."""
-        entry = entry_from_fields(fields)
-        return cls(
-            channel=channel,
-            seq=entry_id,
-            key=seq_key(entry_id),
-            prev_seq=entry.prev or None,
-            epoch=entry.epoch,
-            ts=entry.ts,
-            data=entry.data,
-            source=entry.source,
-        )
 
 
 class ClientSocket(Protocol):

@@ -7,8 +7,9 @@ untrusted input; a message that fails is a `ProtocolError` whose code becomes an
 frame, and the connection stays open.
 
 Positions are Redis stream entry ids (`<ms>-<n>`): `seq` of a frame is the id of the entry
-that produced it and `prev_seq` the id before it on the same channel, so `seq_key` gives the
-order and a client detects a gap when a delta's `prev_seq` is not the `seq` it holds.
+that produced it and `prev_seq` the id before it on the same channel, so `seq_key`
+(channel_event.py) gives the order and a client detects a gap when a delta's `prev_seq` is not
+the `seq` it holds.
 
 A subscribe with a resume position answers `subscribed` with `recovered: true` followed by
 the missed updates as deltas (no snapshot: the client keeps its state), or `recovered: false`
@@ -44,7 +45,6 @@ CLOSE_SLOW = 4008
 
 ChannelName = Annotated[str, Field(min_length=1, max_length=MAX_CHANNEL_NAME)]
 ChannelList = Annotated[list[ChannelName], Field(min_length=1, max_length=MAX_CHANNELS_PER_OP)]
-SeqKey = tuple[int, int]
 
 
 class _Frame(BaseModel):
@@ -167,11 +167,3 @@ def encode_frame(frame: ServerFrame) -> str:
 def decode_frame(text: str | bytes) -> ServerFrame:
     """Parse a server frame (for clients and tests); raises pydantic.ValidationError."""
     return _SERVER_FRAME.validate_json(text)
-
-
-def seq_key(seq: str) -> SeqKey:
-    """Order key of a stream entry id `<ms>-<n>`; raises ValueError for anything else."""
-    ms, sep, n = seq.partition("-")
-    if not sep or not ms.isdigit() or not n.isdigit():
-        raise ValueError(f"not a stream position: {seq!r}")
-    return int(ms), int(n)

@@ -32,8 +32,9 @@ import orjson
 
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.publisher import entry_from_fields
+from marketpulse_gateway.channel_event import seq_key
 from marketpulse_gateway.delta import changed_fields
-from marketpulse_gateway.protocol import Delta, Position, encode_frame, seq_key
+from marketpulse_gateway.protocol import Delta, Position, encode_frame
 
 # (stream entry id, its fields as read: see publisher.entry_from_fields)
 Entry = tuple[str, Mapping[str, str]]

@@ -19,12 +19,12 @@ from marketpulse_common.settings import Settings
 from marketpulse_gateway.access import Access
 from marketpulse_gateway.cache import RedisCache
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.event_fanout import EventFanout
 from marketpulse_gateway.history import StreamHistory
 from marketpulse_gateway.hot_cache import HotCache
 from marketpulse_gateway.hub import Hub, send_heartbeats
 from marketpulse_gateway.limits import RateLimits
 from marketpulse_gateway.metrics import GatewayMetrics
-from marketpulse_gateway.sinks import EventFanout
 from marketpulse_gateway.store_health import StoreHealth
 from marketpulse_gateway.stream_metrics import StreamMetrics
 from marketpulse_gateway.stream_reader import StreamReader

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,7 +22,7 @@ from marketpulse_common.connection import MAX_BLOCK_MS
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
-from marketpulse_gateway.hub import ChannelEvent
+from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
 
@@ -33,12 +33,6 @@ READ_BATCH = 500
 ORIGIN = "0-0"
 BACKOFF_FIRST_S = 0.1
 BACKOFF_CAP_S = 5.0
-
-
-class EventSink(Protocol):
-    def prime(self, event: ChannelEvent) -> None: ...
-
-    def publish(self, event: ChannelEvent) -> None: ...
 
 
 class StreamReader:

@@ -20,13 +20,12 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
-from marketpulse_gateway.access import Denial
-from marketpulse_gateway.auth import presented_key
+from marketpulse_gateway.admission import Denial, presented_key
 from marketpulse_gateway.dependencies import GatewayDep
 from marketpulse_gateway.errors import ProtocolError
 from marketpulse_gateway.hub import ClientSocket, Outbox
 from marketpulse_gateway.limits import StreamLimits
-from marketpulse_gateway.problems import problem_response
+from marketpulse_gateway.problems import denial_response
 from marketpulse_gateway.protocol import CLOSE_POLICY, CLOSE_TOO_BIG
 from marketpulse_gateway.queued_socket import QueuedSocket
 from marketpulse_gateway.runtime import Gateway
@@ -82,9 +81,7 @@ async def _refuse(websocket: WebSocket, denial: Denial) -> None:
     if "websocket.http.response" not in websocket.scope.get("extensions", {}):
         await websocket.close(CLOSE_POLICY)
         return
-    response = problem_response(denial.status, denial.slug, denial.title, denial.detail)
-    response.raw_headers.extend(denial.headers)
-    await websocket.send_denial_response(response)
+    await websocket.send_denial_response(denial_response(denial))
 
 
 def _open_socket(

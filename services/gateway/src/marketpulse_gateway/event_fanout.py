@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable
 
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
-from marketpulse_gateway.hub import ChannelEvent
-from marketpulse_gateway.stream_reader import EventSink
+from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
 
