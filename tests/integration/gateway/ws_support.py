@@ -23,9 +23,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from marketpulse_common.settings import Settings, load_settings
 from marketpulse_gateway.app import create_app
-from marketpulse_gateway.delta import apply_delta
 from marketpulse_gateway.runtime import Gateway, Tuning
-from marketpulse_gateway.ws_server import ws_server_options
+from marketpulse_gateway.stream.delta import apply_delta
+from marketpulse_gateway.stream.direct_socket import ws_server_options
 from tests.integration.gateway.conftest import TIMEFRAMES, wait_until
 
 Frame = dict[str, Any]

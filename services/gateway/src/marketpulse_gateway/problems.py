@@ -68,7 +68,7 @@ _KINDS: dict[type[GatewayError], ProblemKind] = {
 _FALLBACK = ProblemKind("internal-error", "Internal error", 500)
 
 # For the OpenAPI document: what each data endpoint may answer besides 200.
-# (401 and 429 come from the edge, front.py, before a route runs.)
+# (401 and 429 come from the edge, rest/edge.py, before a route runs.)
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "API key missing (when required), unknown or revoked."},
     404: {"model": Problem, "description": "Unknown asset (problem+json)."},
