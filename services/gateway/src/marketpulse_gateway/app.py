@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -21,8 +22,18 @@ from marketpulse_gateway.problems import install_problem_handlers
 from marketpulse_gateway.rest.edge import Edge
 from marketpulse_gateway.rest.openapi import install_openapi
 from marketpulse_gateway.rest.routes import assets, candles, snapshot
-from marketpulse_gateway.runtime import Tuning, open_gateway
+from marketpulse_gateway.runtime import Gateway, Tuning, open_gateway
 from marketpulse_gateway.stream import route as stream
+
+if TYPE_CHECKING:
+    from marketpulse_gateway.rest.context import RestContext
+    from marketpulse_gateway.stream.context import StreamContext
+
+    def _views(gateway: Gateway) -> tuple[RestContext, StreamContext]:
+        """The parts read the running gateway through their own protocols (see each part's
+        context.py); this is where mypy checks that the runtime's Gateway provides them."""
+        return gateway, gateway
+
 
 API_VERSION = "1"
 DESCRIPTION = """\

@@ -4,22 +4,30 @@ traffic) and `/metrics` (Prometheus). The edge never guards them (rest/edge.py).
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from marketpulse_common.keys import Channel
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.problems import Problem, problem_response
 from marketpulse_gateway.readiness import Readiness, RedisReport, assess
-from marketpulse_gateway.rest.dependencies import GatewayDep
 from marketpulse_gateway.runtime import Gateway
 from marketpulse_gateway.upstream import UpstreamReport, parse_status
 
 router = APIRouter(tags=["operations"])
+
+
+def get_gateway(connection: HTTPConnection) -> Gateway:
+    # Put there by the app's lifespan (app.py) while the gateway runs.
+    return cast(Gateway, connection.app.state.gateway)
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 # An orchestrator probing an unready gateway may try again this soon.
 READY_RETRY_AFTER_S = 5

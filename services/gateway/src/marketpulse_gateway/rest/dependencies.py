@@ -1,4 +1,5 @@
-"""Request dependencies: the running gateway, and path/query parameters checked against it.
+"""Request dependencies of the REST routes: the running gateway, and path/query parameters
+checked against its catalog.
 
 Shape errors (asset pattern, timeframe enum, limit bounds) are FastAPI validation → 422;
 well-formed values this gateway does not serve raise the gateway's own errors (404 / 422).
@@ -14,14 +15,15 @@ from starlette.requests import HTTPConnection
 from marketpulse_common.keys import ASSET_PATTERN
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.catalog import DEFAULT_TIMEFRAME, MAX_CANDLES
-from marketpulse_gateway.runtime import Gateway
+from marketpulse_gateway.rest.context import RestContext
 
 
-def get_gateway(connection: HTTPConnection) -> Gateway:
-    return cast(Gateway, connection.app.state.gateway)
+def get_gateway(connection: HTTPConnection) -> RestContext:
+    # Put there by the app's lifespan (app.py) while the gateway runs.
+    return cast(RestContext, connection.app.state.gateway)
 
 
-GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+GatewayDep = Annotated[RestContext, Depends(get_gateway)]
 
 
 def tracked_asset(

@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
@@ -36,12 +36,10 @@ from starlette.types import Message, Receive, Scope, Send
 from marketpulse_gateway.admission import Denial, Header, key_from_headers
 from marketpulse_gateway.metrics import UNMATCHED_ROUTE, HistogramSeries
 from marketpulse_gateway.problems import denial_response
+from marketpulse_gateway.rest.context import RestContext
 from marketpulse_gateway.rest.envelope import CACHE_CONTROL, Rendered
 from marketpulse_gateway.rest.etag import not_modified
 from marketpulse_gateway.rest.hot_cache import Hit
-
-if TYPE_CHECKING:
-    from marketpulse_gateway.runtime import Gateway
 
 # Never guarded: orchestrators and scrapers must reach them whatever the keys and limits.
 OPERATIONS_PATHS = frozenset(
@@ -129,7 +127,7 @@ class Edge:
         self.api = api
         self._max_body = max_body_bytes
         # Set by the app's lifespan while the gateway runs; until then everything is FastAPI's.
-        self.gateway: Gateway | None = None
+        self.gateway: RestContext | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
@@ -152,7 +150,7 @@ class Edge:
 
     async def _answer(
         self,
-        gateway: Gateway,
+        gateway: RestContext,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -197,7 +195,7 @@ class Edge:
         return status, getattr(route, "path", UNMATCHED_ROUTE)
 
 
-def _plain_hot_get(gateway: Gateway, scope: Scope) -> HotAnswer | None:
+def _plain_hot_get(gateway: RestContext, scope: Scope) -> HotAnswer | None:
     """A GET the in-process cache answers and memory admits, as its two ASGI messages.
 
     Written for speed, as it runs for nearly every request: one pass over the headers, and
@@ -247,7 +245,7 @@ def _host(scope: Scope) -> str | None:
 
 
 def _hit_messages(
-    gateway: Gateway, hit: Hit, if_none_match: str | None, cors: list[Header]
+    gateway: RestContext, hit: Hit, if_none_match: str | None, cors: list[Header]
 ) -> HotAnswer:
     ready, route = hit
     rendered = ready.render(gateway.clock(), force_stale=not gateway.store.reachable)
@@ -260,19 +258,19 @@ def _hit_messages(
     return _ok_messages(gateway, rendered.headers + cors, rendered.body, route)
 
 
-def _plain_answer(gateway: Gateway, rendered: Rendered, route: str) -> HotAnswer:
+def _plain_answer(gateway: RestContext, rendered: Rendered, route: str) -> HotAnswer:
     """The plain 200 of a rendering, built on its first request and kept on it: ASGI servers
     only read the messages they are given, so every later request sends these as they are."""
     rendered.answer = _ok_messages(gateway, rendered.headers, rendered.body, route)
     return cast(HotAnswer, rendered.answer)
 
 
-def _ok_messages(gateway: Gateway, headers: list[Header], body: bytes, route: str) -> HotAnswer:
+def _ok_messages(gateway: RestContext, headers: list[Header], body: bytes, route: str) -> HotAnswer:
     start = {"type": "http.response.start", "status": 200, "headers": headers}
     return start, {"type": "http.response.body", "body": body}, _latency(gateway, route, "200")
 
 
-def _latency(gateway: Gateway, route: str, status: str) -> HistogramSeries:
+def _latency(gateway: RestContext, route: str, status: str) -> HistogramSeries:
     return gateway.metrics.request_duration.child((route, "GET", status))
 
 
@@ -283,7 +281,7 @@ async def _refuse(
     return denial.status
 
 
-async def _preflight(gateway: Gateway, send: Send, heads: RequestHeads) -> int:
+async def _preflight(gateway: RestContext, send: Send, heads: RequestHeads) -> int:
     assert heads.origin is not None and heads.preflight_method is not None
     allowed = gateway.access.cors.preflight_headers(
         heads.origin, heads.preflight_method, heads.preflight_headers

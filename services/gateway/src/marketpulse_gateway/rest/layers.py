@@ -20,8 +20,8 @@ from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.catalog import MAX_CANDLES
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.freshness import Freshness, oldest
+from marketpulse_gateway.rest.context import RestContext
 from marketpulse_gateway.rest.envelope import ReadyBody, meta_dict
-from marketpulse_gateway.runtime import Gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,7 @@ class Layered:
     stale: bool
 
 
-async def read_values(gateway: Gateway, channels: Sequence[Channel]) -> Layered:
+async def read_values(gateway: RestContext, channels: Sequence[Channel]) -> Layered:
     """The latest value of each channel (None: nothing cached anywhere)."""
     if gateway.store.reachable:
         gateway.metrics.l1_miss.inc()
@@ -56,7 +56,7 @@ async def read_values(gateway: Gateway, channels: Sequence[Channel]) -> Layered:
     return Layered(held, stale=True)
 
 
-async def read_candles(gateway: Gateway, asset: str, tf: Timeframe, limit: int) -> Layered:
+async def read_candles(gateway: RestContext, asset: str, tf: Timeframe, limit: int) -> Layered:
     """The newest `limit` closed candles as one value (None: no candles cached)."""
     slot = gateway.hot.candles(asset, tf)
     if slot.current(gateway.hot.monotonic()):

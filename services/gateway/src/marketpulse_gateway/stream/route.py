@@ -23,8 +23,7 @@ from fastapi import APIRouter, WebSocket
 from marketpulse_gateway.admission import Denial, presented_key
 from marketpulse_gateway.errors import ProtocolError
 from marketpulse_gateway.problems import denial_response
-from marketpulse_gateway.rest.dependencies import GatewayDep
-from marketpulse_gateway.runtime import Gateway
+from marketpulse_gateway.stream.context import GatewayDep, StreamContext
 from marketpulse_gateway.stream.direct_socket import EXTENSION, DirectSocket
 from marketpulse_gateway.stream.hub import ClientSocket, Outbox
 from marketpulse_gateway.stream.limits import StreamLimits
@@ -67,7 +66,7 @@ async def stream(websocket: WebSocket, gateway: GatewayDep) -> None:
         gateway.metrics.ws_connections.dec()
 
 
-async def _admission(websocket: WebSocket, gateway: Gateway) -> Denial | None:
+async def _admission(websocket: WebSocket, gateway: StreamContext) -> Denial | None:
     cors = gateway.access.cors
     # Without an allowlist any page may connect: keys, not cookies, carry the authority.
     if cors.enabled and not cors.origin_allowed(websocket.headers.get("origin")):

@@ -18,11 +18,11 @@ from marketpulse_common.events import Evaluation, Forecast, Indicators, Sentimen
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_gateway.errors import NoData, SentimentOff
 from marketpulse_gateway.problems import PROBLEM_RESPONSES
+from marketpulse_gateway.rest.context import RestContext
 from marketpulse_gateway.rest.dependencies import AssetDep, GatewayDep, TimeframeDep
 from marketpulse_gateway.rest.envelope import AssetSummary, Envelope
 from marketpulse_gateway.rest.layers import compose, read_values
 from marketpulse_gateway.rest.responses import composed_response, ready_response
-from marketpulse_gateway.runtime import Gateway
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
 
@@ -111,7 +111,7 @@ async def sentiment(request: Request, gateway: GatewayDep, asset: AssetDep) -> R
         raise
 
 
-async def _channel_value(request: Request, gateway: Gateway, channel: Channel) -> Response:
+async def _channel_value(request: Request, gateway: RestContext, channel: Channel) -> Response:
     read = await read_values(gateway, [channel])
     ready = read.values[0]
     if ready is None:
