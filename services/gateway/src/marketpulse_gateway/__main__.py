@@ -28,7 +28,7 @@ def main() -> None:
 
 def serve() -> None:
     from marketpulse_gateway.app import create_app
-    from marketpulse_gateway.stream.direct_socket import ws_server_options
+    from marketpulse_gateway.stream.server import ws_server_options
 
     settings = settings_or_exit()
     configure_logging(service="gateway", log_format=settings.log_format, level=settings.log_level)

@@ -1,53 +1,48 @@
-"""How uvicorn serves the stream: its sans-I/O WebSocket protocol, plus a direct socket.
+"""The direct socket: uvicorn's sans-I/O WebSocket protocol, extended to let the hub write.
 
 ASGI gives an app one way to send, `await send(message)`, and in uvicorn that call waits
 while the connection's transport buffer is over its high-water mark. Per message and client
 that path costs a task switch, the ASGI middleware chain and a frame serialisation; measured
 at 1,000 clients it was about 2.5x the CPU of a direct transport write, too slow for a fan-out
 that must reach every client within milliseconds (bench/bench_ws.py). So this protocol also
-offers its connection to the app as a `DirectSocket` (an ASGI scope extension): the hub
-writes each event's prebuilt frame bytes straight into the transport — never waiting, never
-re-encoding — and reads the transport's buffer size to hold every client to its limit.
+offers its connection to the app as a direct socket (the scope extension of sockets.py): the
+hub writes each event's prebuilt frame bytes straight into the transport — never waiting,
+never re-encoding — and reads the transport's buffer size to hold every client to its limit.
 Everything else (handshake, receiving, pings, the closing handshake) stays uvicorn's.
 
-Compression is off (`ws_per_message_deflate=False`): a deflated frame differs per client and
-costs CPU per client, and deltas are a few hundred bytes. Should a client still negotiate an
-extension, the socket falls back to encoding its frames through the protocol.
+Should a client negotiate an extension although compression is off, the socket falls back
+to encoding its frames through the protocol.
 
-An app served without this protocol (another server, a test client) gets no extension and
-uses the portable queued socket instead (queued_socket.py). The subclass leans on attributes
-of uvicorn's protocol (`transport`, `conn`, `close_sent`, `queue`, …): uvicorn is pinned in
-uv.lock, and tests/integration/gateway run every stream test through both sockets.
+The subclass leans on uvicorn's internals (`transport`, `conn`, `close_sent`, `queue`, …);
+server.py checks that they are there before it serves with this protocol, and imports this
+module only then. tests/integration/gateway run every stream test through both sockets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
-from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from marketpulse_common.settings import Settings
+from marketpulse_gateway.stream.sockets import EXTENSION
 from marketpulse_gateway.stream.wire import Outgoing
-
-EXTENSION = "marketpulse.direct_socket"
-# How long a client closed by the server has to read what was queued for it and answer the
-# close; one that does not (a stalled reader) is cut off then, freeing its buffer.
-CLOSE_GRACE_S = 5.0
 
 
 class DirectSocket:
     """A connection the hub writes to directly; see the module docstring."""
 
-    __slots__ = ("_plain", "_protocol", "_transport", "close_grace_s")
+    __slots__ = ("_close_grace_s", "_plain", "_protocol", "_transport")
 
-    def __init__(self, protocol: DirectWebSocketProtocol) -> None:
+    def __init__(self, protocol: DirectWebSocketProtocol, close_grace_s: float) -> None:
         self._protocol = protocol
         self._transport = protocol.transport
         # Extensions are settled by the handshake, which is done when this is created.
         self._plain = not protocol.conn.extensions
-        self.close_grace_s = CLOSE_GRACE_S
+        # How long a client closed by the server has to read what was queued for it and
+        # answer the close; one that does not (a stalled reader) is cut off then.
+        self._close_grace_s = close_grace_s
 
     def write(self, frame: Outgoing) -> int:
         protocol, transport = self._protocol, self._transport
@@ -61,7 +56,7 @@ class DirectSocket:
         return transport.get_write_buffer_size()
 
     def close(self, code: int) -> None:
-        self._protocol.close_without_waiting(code, self.close_grace_s)
+        self._protocol.close_without_waiting(code, self._close_grace_s)
 
 
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -70,10 +65,15 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.response.status_code == 101:
             # The app task is created but has not run yet, so it sees the extension.
             extensions = cast(dict[str, Any], self.scope["extensions"])
-            extensions[EXTENSION] = DirectSocket(self)
+            extensions[EXTENSION] = self.open_direct_socket
 
-    async def send(self, message: ASGISendEvent) -> None:
-        await super().send(message)
+    def open_direct_socket(self, close_grace_s: float) -> DirectSocket:
+        """The extension's value: the app calls it once it has accepted the connection."""
+        return DirectSocket(self, close_grace_s)
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        # uvicorn types its ASGI messages in a private module; this only passes them on.
+        await super().send(cast(Any, message))
         if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             # A denial response (401/403/429) completes the handshake; without this uvicorn
             # logs "returned without completing handshake" at ERROR for every refused client.
@@ -96,13 +96,3 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
             self.read_paused = False
             self.transport.resume_reading()
         self.close_timer = self.loop.call_later(grace_s, self.transport.abort)
-
-
-def ws_server_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `uvicorn.run`/`uvicorn.Config` that serve the stream as designed."""
-    return {
-        "ws": DirectWebSocketProtocol,
-        # Oversized client messages are refused by the protocol itself with 1009.
-        "ws_max_size": settings.ws_max_message_bytes,
-        "ws_per_message_deflate": False,
-    }

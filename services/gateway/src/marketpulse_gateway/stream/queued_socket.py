@@ -1,6 +1,6 @@
 """The portable client socket: a bounded queue and a writer task that sends through ASGI.
 
-Used when the server offers no direct socket (see direct_socket.py): any ASGI server, Starlette's
+Used when the server offers no direct socket (see sockets.py): any ASGI server, Starlette's
 test client. The hub still never waits — it appends to the queue — and a client whose queue
 overflows is cut off from the hub at once. As on the direct socket, the close frame follows
 what is already queued, and the writer has `close_grace_s` to get it out; if the client does

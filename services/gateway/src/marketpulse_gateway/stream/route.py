@@ -5,9 +5,9 @@ is refused with 403; then the API key (header or `?api_key=`) and the per-key / 
 rate limit, as for REST (401 / 429 / 503). Refusals are problem+json HTTP answers where the
 server supports denial responses, else a close before accept (uvicorn: 403).
 
-Frames reach the client through the hub and the connection's client socket: the direct
-socket when the server offers one (direct_socket.py), else a queued socket drained by its own
-writer task (queued_socket.py). Nothing on the hub's path awaits a client, so one that stops
+Frames reach the client through the hub and the connection's client socket (sockets.py): the
+direct socket when the server offers one (direct_socket.py), else a queued socket drained by
+its own writer task (queued_socket.py). Nothing on the hub's path awaits a client, so one that stops
 reading only fills its own bounded buffer (and is then closed with 4008), and one that stops
 sending holds up nothing.
 """
@@ -24,12 +24,11 @@ from marketpulse_gateway.admission import Denial, presented_key
 from marketpulse_gateway.errors import ProtocolError
 from marketpulse_gateway.problems import denial_response
 from marketpulse_gateway.stream.context import GatewayDep, StreamContext
-from marketpulse_gateway.stream.direct_socket import EXTENSION, DirectSocket
-from marketpulse_gateway.stream.hub import ClientSocket, Outbox
+from marketpulse_gateway.stream.hub import Outbox
 from marketpulse_gateway.stream.limits import StreamLimits
 from marketpulse_gateway.stream.protocol import CLOSE_POLICY, CLOSE_TOO_BIG
-from marketpulse_gateway.stream.queued_socket import QueuedSocket
 from marketpulse_gateway.stream.session import StreamSession
+from marketpulse_gateway.stream.sockets import open_socket
 
 router = APIRouter()
 
@@ -49,7 +48,7 @@ async def stream(websocket: WebSocket, gateway: GatewayDep) -> None:
         return
     await websocket.accept()
     limits = StreamLimits.from_settings(gateway.settings, gateway.tuning.ws_rates)
-    socket, writer = _open_socket(websocket, gateway.tuning.ws_close_grace_s)
+    socket, writer = open_socket(websocket, gateway.tuning.ws_close_grace_s)
     outbox = gateway.hub.connect(socket, limits.queue_bytes)
     session = StreamSession(gateway.hub, outbox, gateway.catalog, gateway.history, limits)
     gateway.metrics.ws_connections.inc()
@@ -81,18 +80,6 @@ async def _refuse(websocket: WebSocket, denial: Denial) -> None:
         await websocket.close(CLOSE_POLICY)
         return
     await websocket.send_denial_response(denial_response(denial))
-
-
-def _open_socket(
-    websocket: WebSocket, close_grace_s: float
-) -> tuple[ClientSocket, asyncio.Task[None] | None]:
-    extensions: dict[str, Any] = websocket.scope.get("extensions") or {}
-    direct = extensions.get(EXTENSION)
-    if isinstance(direct, DirectSocket):
-        direct.close_grace_s = close_grace_s
-        return direct, None
-    queued = QueuedSocket(websocket, close_grace_s)
-    return queued, queued.start()
 
 
 async def _read_messages(
