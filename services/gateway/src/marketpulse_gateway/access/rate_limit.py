@@ -55,9 +55,11 @@ MAX_SUBJECTS = 50_000
 # The script runs in microseconds; past this Redis is sick and the replica decides alone.
 REDIS_TIMEOUT_S = 0.25
 
-_GCRA_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+# gcra.take in Lua, for a `now` (µs) the script defines first: ARGV = interval, tolerance,
+# want; KEYS[1] holds the subject's TAT. Replies {granted, retry_after_us}, and stores the new
+# TAT when it grants. tests/integration/gateway/access/test_gcra_parity.py runs it against
+# gcra.take on generated inputs.
+GCRA_STEP_LUA = """
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
@@ -72,6 +74,14 @@ tat = tat + granted * interval
 redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
 return {granted, 0}
 """
+# On Redis's clock, so the replicas' clocks never matter.
+_GCRA_LUA = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+"""
+    + GCRA_STEP_LUA
+)
 
 
 @dataclass(frozen=True, slots=True)
