@@ -1,5 +1,8 @@
 """The one task per gateway process that reads every channel stream and feeds the hub.
 
+It hands each entry, as a ChannelEvent, to its EventSink: in the running gateway the
+in-process cache and then the hub (event_fanout.py).
+
 Plain XREAD, never a consumer group: every gateway replica must see every event (fan-out),
 and nothing here needs acknowledging. The reader starts at each stream's newest entry
 (priming the hub with it, so the first delta after a start can already be a diff) and then

@@ -1,1 +1,1 @@
-"""HTTP and WebSocket routes, one module per resource."""
+"""The REST resource routes, one module per resource; the edge answers most reads before."""
