@@ -31,8 +31,8 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from marketpulse_client import MarketPulse, Update
 from marketpulse_client.book import ChannelBook
-from marketpulse_gateway.delta import changed_fields
-from marketpulse_gateway.protocol import Delta, SnapshotFrame, Subscribed, encode_frame
+from marketpulse_gateway.stream.delta import changed_fields
+from marketpulse_gateway.stream.protocol import Delta, SnapshotFrame, Subscribed, encode_frame
 
 TARGET_DELTAS_PER_S = 20_000
 TICKER, INDICATORS = "ticker:benchcoin", "indicators:benchcoin:5m"

@@ -1,4 +1,4 @@
-"""Throughput of the full indicator set: batch, incremental and a plain-Python baseline.
+"""Throughput of the full indicator set: batch against a plain-Python baseline.
 
 The full set is the default IndicatorParams with volume: EMA 12/26/50, RSI 14, MACD
 12/26/9, Bollinger 20/2, ATR 14, realised volatility 20, OBV and VWAP 20. The baseline is
@@ -20,7 +20,6 @@ from types import ModuleType
 
 import numpy as np
 
-from marketpulse_compute.incremental import IncrementalIndicatorSet, Ohlcv
 from marketpulse_compute.indicator_set import (
     IndicatorParams,
     compute_indicator_series,
@@ -70,20 +69,6 @@ def run_batch(cols: Columns) -> None:
     compute_indicator_series(cols.high, cols.low, cols.close, cols.volume, IndicatorParams())
 
 
-def run_incremental(cols: Columns) -> None:
-    live = IncrementalIndicatorSet()
-    rows = zip(
-        cols.open.tolist(),
-        cols.high.tolist(),
-        cols.low.tolist(),
-        cols.close.tolist(),
-        cols.volume.tolist(),
-        strict=True,
-    )
-    for row in rows:
-        live.update(Ohlcv(*row))
-
-
 def run_service_path(cols: Columns) -> None:
     for end in range(SERVICE_WINDOW, cols.close.size + 1):
         start = end - SERVICE_WINDOW
@@ -103,9 +88,7 @@ def run_plain_python(reference: ModuleType, cols: Columns) -> None:
 
 def measure(quick: bool) -> list[tuple[str, int, float]]:
     """(label, candles, seconds) per mode; sizes keep the whole run well under a minute."""
-    batch_n, live_n, plain_n, service_n = (
-        (20_000, 5_000, 2_000, 50) if quick else (100_000, 100_000, 20_000, 2_000)
-    )
+    batch_n, plain_n, service_n = (20_000, 2_000, 50) if quick else (100_000, 20_000, 2_000)
     repeats = 2 if quick else 3
     cols = Columns(seed=42, size=batch_n)
     reference = load_reference()
@@ -119,11 +102,6 @@ def measure(quick: bool) -> list[tuple[str, int, float]]:
             "batch, numpy (compute_indicator_series)",
             batch_n,
             best_seconds(lambda: run_batch(cols), repeats),
-        ),
-        (
-            "incremental, per candle (IncrementalIndicatorSet)",
-            live_n,
-            best_seconds(lambda: run_incremental(cols.head(live_n)), 1),
         ),
         (
             f"batch over a trailing {SERVICE_WINDOW}-candle window per candle",
@@ -149,9 +127,8 @@ def table(results: list[tuple[str, int, float]], quick: bool) -> str:
     lines += [
         "",
         "The plain-Python baseline re-sums each window per bar, as the definitions read "
-        "(O(n) per bar for the windowed indicators); the incremental set is the O(1) "
-        "plain-Python alternative. The last row is the service's per-candle cost when it "
-        "recomputes its cached window instead of keeping state.",
+        "(O(n) per bar for the windowed indicators). The last row is the service's "
+        "per-candle cost when it recomputes its cached window instead of keeping state.",
         "",
     ]
     return "\n".join(lines)

@@ -87,7 +87,7 @@ def serve_gateway(port: int, redis_url: str) -> None:
 
     from marketpulse_common.settings import load_settings
     from marketpulse_gateway.app import create_app
-    from marketpulse_gateway.ws_server import ws_server_options
+    from marketpulse_gateway.stream.server import ws_server_options
 
     settings = load_settings(
         redis_url=redis_url,

@@ -1,7 +1,20 @@
-"""The services share nothing but Redis: no service imports another, common imports none;
-every error marketpulse code defines is a MarketpulseError.
+"""The shape of the code, which a reviewer would otherwise have to keep in their head.
 
-The development tooling (marketpulse_dev) may use common; nothing the services ship imports it.
+- The services share nothing but Redis: no service imports another, common imports none.
+- Inside a package (common or a service), its top-level subpackages are its *parts*
+  (the gateway's stream/, access/, rest/; the ingestor's coingecko/, simulated/). A module
+  of a part imports only modules of its own part and *neutral* root modules: root modules
+  that import nothing of any part, directly or through other root modules (the vocabulary
+  the parts share, such as errors.py or catalog.py). The other root modules compose the
+  parts (app.py, runtime.py, __main__.py), may import anything, and no part imports them.
+  So no part depends on another, not even through the root, and the import graph of the
+  parts is layered: neutral root ← parts ← composing root.
+- No module imports itself through others.
+- Every error marketpulse code defines is a MarketpulseError.
+
+Every import statement counts, inside functions and under TYPE_CHECKING too: each one is a
+dependency, whenever it runs. The development tooling (marketpulse_dev) may use common;
+nothing the services ship imports it. The Python client imports nothing of the product.
 """
 
 from __future__ import annotations
@@ -10,6 +23,8 @@ import ast
 import importlib
 import pkgutil
 import sys
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -18,12 +33,12 @@ from marketpulse_common.errors import MarketpulseError
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("ingestor", "compute", "sentiment", "gateway")
-ERROR_CHECKED_SERVICES = ("marketpulse_ingestor", "marketpulse_compute", "marketpulse_sentiment")
 PACKAGES = {
     "marketpulse_common": ROOT / "libs/common/src/marketpulse_common",
     "marketpulse_dev": ROOT / "libs/dev/src/marketpulse_dev",
     **{f"marketpulse_{s}": ROOT / f"services/{s}/src/marketpulse_{s}" for s in SERVICES},
 }
+ERROR_CHECKED = sorted(PACKAGES)
 
 
 def imported_packages(package_dir: Path) -> set[str]:
@@ -45,75 +60,81 @@ def test_a_package_imports_only_itself_and_common(package: str) -> None:
     assert imported_packages(PACKAGES[package]) <= allowed
 
 
-def defined_exceptions(package: str) -> list[type[BaseException]]:
-    """Every exception class a package's modules define (importing each module)."""
-    root = importlib.import_module(package)
-    found: list[type[BaseException]] = []
-    for module in pkgutil.walk_packages(root.__path__, f"{package}."):
-        if module.name.endswith("__main__"):
-            continue
-        for value in vars(importlib.import_module(module.name)).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, BaseException)
-                and value.__module__ == module.name
-            ):
-                found.append(value)
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted: marketpulse_gateway.stream.hub (a package's __init__ by its own name)
+    path: Path
+    part: str | None  # the top-level subpackage it belongs to; None for a root module
+
+    @property
+    def package(self) -> str:
+        """The package a relative import in this module starts from."""
+        return self.name if self.path.name == "__init__.py" else self.name.rpartition(".")[0]
+
+
+@cache
+def modules(package: str) -> dict[str, Module]:
+    package_dir = PACKAGES[package]
+    found = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir)
+        dotted = [p for p in relative.with_suffix("").parts if p != "__init__"]
+        name = ".".join((package, *dotted))
+        found[name] = Module(name, path, relative.parts[0] if len(relative.parts) > 1 else None)
     return found
 
 
-# The gateway's tree is being rebased onto MarketpulseError on its own branch; add it here then.
-@pytest.mark.parametrize("package", ["marketpulse_common", *ERROR_CHECKED_SERVICES])
-def test_every_error_a_package_defines_is_a_marketpulse_error(package: str) -> None:
-    """One `except MarketpulseError` catches anything marketpulse code raises on purpose."""
-    errors = defined_exceptions(package)
-    assert errors, f"{package} defines no exceptions: the walk found nothing"
-    assert [e.__qualname__ for e in errors if not issubclass(e, MarketpulseError)] == []
-
-
-def module_name(package: str, package_dir: Path, path: Path) -> str:
-    parts = path.relative_to(package_dir).with_suffix("").parts
-    return ".".join((package, *(p for p in parts if p != "__init__")))
-
-
-def top_level_imports(path: Path, known: set[str]) -> set[str]:
-    """The package modules `path` imports when it is loaded (TYPE_CHECKING blocks and imports
-    inside functions run later, so they make no cycle)."""
+def imports_of(module: Module, known: dict[str, Module]) -> set[str]:
+    """The package modules `module` imports, wherever the import statement stands."""
     found: set[str] = set()
-    for node in ast.parse(path.read_text(), str(path)).body:
+    for node in ast.walk(ast.parse(module.path.read_text(), str(module.path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                start = module.package.split(".")[: len(module.package.split(".")) - node.level + 1]
+                base = ".".join([*start, *([node.module] if node.module else [])])
             for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in known else node.module)
-    return found & known
+                # `from pkg import mod` imports the module; `from mod import name`, mod.
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base)
+    return (found & known.keys()) - {module.name}
 
 
-def import_graph(package: str) -> dict[str, set[str]]:
-    package_dir = PACKAGES[package]
-    paths = {module_name(package, package_dir, p): p for p in package_dir.rglob("*.py")}
-    known = set(paths)
-    return {name: top_level_imports(path, known) - {name} for name, path in paths.items()}
+@cache
+def import_graph(package: str) -> dict[str, frozenset[str]]:
+    known = modules(package)
+    return {name: frozenset(imports_of(module, known)) for name, module in known.items()}
 
 
-def subpackage_of(package: str, module: str) -> str | None:
-    """`coingecko` for marketpulse_ingestor.coingecko.client; None for a root module."""
-    parts = module.split(".")
-    return parts[1] if len(parts) > 2 and parts[0] == package else None
+def neutral_roots(package: str) -> set[str]:
+    """Root modules that import nothing of any part, directly or through other root modules."""
+    known, graph = modules(package), import_graph(package)
+    verdicts: dict[str, bool] = {}
+
+    def neutral(name: str) -> bool:
+        if name not in verdicts:
+            verdicts[name] = True  # provisional: a cycle is the cycle test's to report
+            verdicts[name] = all(
+                known[target].part is None and neutral(target) for target in graph[name]
+            )
+        return verdicts[name]
+
+    return {name for name, module in known.items() if module.part is None and neutral(name)}
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))
-def test_a_subpackage_imports_only_the_root_and_itself(package: str) -> None:
-    """No sideways arrows: coingecko/ never imports simulated/ (nor any sibling another)."""
-    sideways = [
-        f"{module} -> {target}"
-        for module, targets in import_graph(package).items()
-        if (own := subpackage_of(package, module)) is not None
-        for target in targets
-        if subpackage_of(package, target) not in (None, own)
+def test_a_part_imports_only_itself_and_the_neutral_root(package: str) -> None:
+    """No sideways arrows: stream/ never imports rest/, nor the runtime that holds both."""
+    known, graph, neutral = modules(package), import_graph(package), neutral_roots(package)
+    wrong = [
+        f"{name} -> {target}"
+        for name, module in known.items()
+        if module.part is not None
+        for target in sorted(graph[name])
+        if known[target].part != module.part and target not in neutral
     ]
-    assert sideways == []
+    assert wrong == []
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))
@@ -133,8 +154,58 @@ def test_no_module_imports_itself_through_others(package: str) -> None:
         done.add(module)
         return None
 
-    cycles = [c for m in sorted(graph) if (c := cycle_from(m, []))]
+    cycles = [" -> ".join(c) for m in sorted(graph) if (c := cycle_from(m, []))]
     assert cycles == []
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_part_says_what_belongs_in_it(package: str) -> None:
+    """Each part's __init__.py opens with a docstring, so a newcomer finds the right room."""
+    parts = {m.part for m in modules(package).values() if m.part is not None}
+    silent = [
+        part
+        for part in sorted(parts)
+        if not ast.get_docstring(ast.parse((PACKAGES[package] / part / "__init__.py").read_text()))
+    ]
+    assert silent == []
+
+
+def test_the_rules_see_the_gateway_as_it_is() -> None:
+    """The walk finds the gateway's parts, its neutral root and its composing root."""
+    parts = {m.part for m in modules("marketpulse_gateway").values()} - {None}
+    assert parts == {"access", "rest", "stream"}
+    neutral = neutral_roots("marketpulse_gateway")
+    assert "marketpulse_gateway.errors" in neutral
+    assert "marketpulse_gateway.runtime" not in neutral
+    assert (
+        "marketpulse_gateway.stream.hub"
+        in import_graph("marketpulse_gateway")["marketpulse_gateway.runtime"]
+    )
+
+
+def defined_exceptions(package: str) -> list[type[BaseException]]:
+    """Every exception class a package's modules define (importing each module)."""
+    root = importlib.import_module(package)
+    found: list[type[BaseException]] = []
+    for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+        if info.name.endswith("__main__"):
+            continue
+        for value in vars(importlib.import_module(info.name)).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseException)
+                and value.__module__ == info.name
+            ):
+                found.append(value)
+    return found
+
+
+@pytest.mark.parametrize("package", ERROR_CHECKED)
+def test_every_error_a_package_defines_is_a_marketpulse_error(package: str) -> None:
+    """One `except MarketpulseError` catches anything marketpulse code raises on purpose."""
+    errors = defined_exceptions(package)
+    assert errors, f"{package} defines no exceptions: the walk found nothing"
+    assert [e.__qualname__ for e in errors if not issubclass(e, MarketpulseError)] == []
 
 
 CLIENT = ROOT / "clients/python/src/marketpulse_client"

@@ -7,9 +7,16 @@ from datetime import UTC, datetime
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.events import Candle, Ticker
+from marketpulse_common.events import Candle, Ticker, encode_payload
 from marketpulse_common.keys import Channel, ChannelKind
-from marketpulse_common.publisher import Publisher, read_snapshot, read_snapshots
+from marketpulse_common.publisher import (
+    ChannelField,
+    Publisher,
+    StreamEntry,
+    entry_from_fields,
+    read_snapshot,
+    read_snapshots,
+)
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
 
@@ -112,3 +119,24 @@ async def test_the_source_travels_with_the_value(redis: Redis, unique: str) -> N
     assert snap is not None and snap.source == "simulated"
     ((_, fields),) = await redis.xrange(ch.stream_key)
     assert fields["src"] == "simulated"
+
+
+async def test_an_entry_reads_back_as_it_was_published(redis: Redis, unique: str) -> None:
+    """entry_from_fields gives back the published value and its place; the publisher writes
+    no field that ChannelField does not name."""
+    ch, pub = Channel(ChannelKind.TICKER, unique), Publisher(redis, source="simulated")
+    value = ticker(unique, 2.0)
+    first = await pub.publish(ch, ticker(unique, 1.0))
+    second = await pub.publish(ch, value, ts=1_700_000_000.25)
+    assert first is not None and second is not None
+    _, (_, fields) = await redis.xrange(ch.stream_key)
+    assert entry_from_fields(fields) == StreamEntry(
+        schema="ticker/1",
+        ts=1_700_000_000.25,
+        data=encode_payload(value),
+        epoch=second.epoch,
+        prev=first.seq,
+        source="simulated",
+    )
+    assert set(fields) <= set(ChannelField)
+    assert set(await redis.hgetall(ch.snapshot_key)) <= set(ChannelField)

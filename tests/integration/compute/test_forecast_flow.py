@@ -100,7 +100,9 @@ async def test_an_older_event_after_a_newer_one_keeps_one_forecast_per_candle(
     newest = await compute.wait_for_forecast(candles[-1].t)
     ledger = await compute.ledger()
     older = candles[-10]
-    await compute.add_raw_event({"s": "candle/1", "ts": "1", "d": encode_payload(older)})
+    await compute.add_raw_event(
+        {"s": "candle/1", "ts": "1", "d": encode_payload(older), "prev": "", "epoch": "e"}
+    )
     await compute.wait_until_handled(2)
     assert await compute.ledger() == ledger
     assert await compute.latest_of(compute.forecast) == newest

@@ -56,7 +56,9 @@ async def test_an_older_event_never_replaces_a_newer_result(compute: Compute) ->
     await compute.announce(candles[-1])
     newest = await compute.wait_for_window(candles[-1].t)
     older = candles[-5]
-    await compute.add_raw_event({"s": "candle/1", "ts": "1", "d": encode_payload(older)})
+    await compute.add_raw_event(
+        {"s": "candle/1", "ts": "1", "d": encode_payload(older), "prev": "", "epoch": "e"}
+    )
     await compute.wait_until_handled(2)
     assert await compute.latest() == newest
     assert await compute.history_len() == 1
@@ -64,7 +66,9 @@ async def test_an_older_event_never_replaces_a_newer_result(compute: Compute) ->
 
 async def test_a_poison_event_is_dead_lettered_and_the_consumer_goes_on(compute: Compute) -> None:
     """A malformed event lands in the dead-letter stream; the next good event is processed."""
-    bad = await compute.add_raw_event({"s": "candle/1", "ts": "1", "d": "{not json"})
+    bad = await compute.add_raw_event(
+        {"s": "candle/1", "ts": "1", "d": "{not json", "prev": "", "epoch": "e"}
+    )
     candles = make_candles(40)
     await cache_candles(compute.redis, compute.asset, candles)
     await compute.announce(candles[-1])

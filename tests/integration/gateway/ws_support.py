@@ -1,7 +1,7 @@
 """WebSocket test support: a gateway served either way, clients, and a reader of seq chains.
 
 `serve_stream(..., direct=True)` serves the gateway as `python -m marketpulse_gateway` does
-(uvicorn with the stream's protocol, ws_server.py); `direct=False` with uvicorn's stock
+(uvicorn with the stream's protocol, stream/server.py); `direct=False` with uvicorn's stock
 protocol, so the portable queued socket is exercised too.
 """
 
@@ -23,9 +23,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from marketpulse_common.settings import Settings, load_settings
 from marketpulse_gateway.app import create_app
-from marketpulse_gateway.delta import apply_delta
 from marketpulse_gateway.runtime import Gateway, Tuning
-from marketpulse_gateway.ws_server import ws_server_options
+from marketpulse_gateway.stream.delta import apply_delta
+from marketpulse_gateway.stream.server import ws_server_options
 from tests.integration.gateway.conftest import TIMEFRAMES, wait_until
 
 Frame = dict[str, Any]
@@ -63,15 +63,17 @@ async def serve_stream(
     *,
     direct: bool = True,
     tuning: Tuning | None = None,
+    base: type | None = None,
     **overrides: Any,
 ) -> AsyncIterator[StreamGateway]:
     """A gateway for `asset` on a free loopback port, served as production serves it (direct)
-    or with uvicorn's stock WebSocket protocol (the queued socket)."""
+    or with uvicorn's stock WebSocket protocol (the queued socket). `base` stands in for
+    uvicorn's sans-I/O protocol when the server options are made (see stream/server.py)."""
     settings = load_settings(
         redis_url=redis_url, assets=[asset], timeframes=TIMEFRAMES, **overrides
     )
     app = create_app(settings, tuning=tuning)
-    options = ws_server_options(settings) if direct else {}
+    options = ws_server_options(settings, base=base) if direct else {}
     config = uvicorn.Config(
         app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on", **options
     )

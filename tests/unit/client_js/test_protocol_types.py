@@ -15,7 +15,8 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from marketpulse_gateway import errors, protocol
+from marketpulse_gateway import errors
+from marketpulse_gateway.stream import protocol
 from tests.js_client import PACKAGE
 
 SOURCE = (PACKAGE / "src/protocol.ts").read_text()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from marketpulse_gateway.protocol import Delta, ErrorFrame, SnapshotFrame, Subscribed, encode_frame
+from marketpulse_gateway.stream.protocol import (
+    Delta,
+    ErrorFrame,
+    SnapshotFrame,
+    Subscribed,
+    encode_frame,
+)
 
 
 def subscribed(channel: str, epoch: str | None = "e1", recovered: bool = False) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from marketpulse_gateway.delta import changed_fields
-from marketpulse_gateway.protocol import (
+from marketpulse_gateway.stream.delta import changed_fields
+from marketpulse_gateway.stream.protocol import (
     Delta,
     SnapshotFrame,
     Subscribe,
@@ -20,7 +20,7 @@ from marketpulse_gateway.protocol import (
     encode_frame,
     parse_client_op,
 )
-from marketpulse_gateway.resume import Entry, plan_replay
+from marketpulse_gateway.stream.resume import Entry, plan_replay
 
 MAX_REPLAY_ENTRIES = 500
 REPLAY_BYTES = 512 * 1024

@@ -17,7 +17,8 @@ STREAM = Channel(ChannelKind.INDICATORS, "bitcoin", H1).stream_key
 
 
 def message(stream: str, schema: str, data: str) -> StreamMessage:
-    return StreamMessage(stream, "1-0", {"s": schema, "ts": "1", "d": data}, 1)
+    fields = {"s": schema, "ts": "1", "d": data, "prev": "", "epoch": "e", "src": "compute"}
+    return StreamMessage(stream, "1-0", fields, 1)
 
 
 def test_an_indicators_event_names_its_asset() -> None:

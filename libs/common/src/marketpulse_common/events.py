@@ -278,14 +278,6 @@ SCHEMAS: dict[str, type[Schema]] = {
 _SCHEMA_IDS: dict[type[Schema], str] = {model: sid for sid, model in SCHEMAS.items()}
 
 
-def register_schema(schema_id: str, model: type[Schema]) -> None:
-    """Add a schema (used by later versions or by tests); ids are immutable once published."""
-    if SCHEMAS.get(schema_id, model) is not model:
-        raise ValueError(f"schema id {schema_id!r} already names another model")
-    SCHEMAS[schema_id] = model
-    _SCHEMA_IDS[model] = schema_id
-
-
 def schema_id(model: Schema) -> str:
     try:
         return _SCHEMA_IDS[type(model)]

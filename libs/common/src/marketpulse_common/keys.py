@@ -2,8 +2,9 @@
 
 Layout (all under the `mp:` namespace):
 
-    mp:{asset}:stream:<kind>[:<tf>]   channel history stream (XADD by producers; the WS resume log)
-    mp:{asset}:snap:<kind>[:<tf>]     latest value of the channel: hash s, ts, d, seq, epoch, ver
+    mp:{asset}:stream:<kind>[:<tf>]   channel history stream (the WS resume log), one entry per
+                                      value: s, ts, d, prev, epoch, src
+    mp:{asset}:snap:<kind>[:<tf>]     latest value: hash s, ts, d, seq, epoch, ver, src
     mp:{asset}:candles:<tf>           closed candles, sorted set scored by open time
     mp:{asset}:forecasts:<tf>         recorded forecasts: hash, candle open time -> Forecast JSON
     mp:{asset}:sentiment:headlines    recent news headlines matched to the asset (JSON, TTL)
@@ -22,6 +23,8 @@ Layout (all under the `mp:` namespace):
     mp:upstream:{<host>}:calls        upstream call log, sorted set scored by call time (ms)
     mp:upstream:{<host>}:month:<ym>   upstream calls in one UTC month (counter)
     mp:upstream:{<host>}:gate         upstream pause (429) and circuit breaker state (hash)
+
+The fields of a channel's entries and snapshot are `publisher.ChannelField`.
 
 Names that belong to one asset carry it as a hash tag (`{bitcoin}`) so every key a Lua
 script touches for one channel lives in one Redis Cluster slot.

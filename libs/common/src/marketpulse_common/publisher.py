@@ -11,17 +11,23 @@ stream, and it also keeps the ordering rules in one place:
 - `ver` (optional) orders values by what they describe, e.g. the open time of the newest
   candle in a window. A value whose ver is not greater than the stored one is dropped, which
   makes re-processing idempotent and stops an older window overwriting a newer one.
+
+The field names of both records are `ChannelField`; every reader parses an entry with
+`entry_from_fields` and a snapshot with `snapshot_from_fields`.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import cast
 
 from redis.asyncio import Redis
 
+from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Schema, decode_payload, encode_payload, schema_id
 from marketpulse_common.keys import Channel
 
@@ -29,24 +35,40 @@ from marketpulse_common.keys import Channel
 # (an asset removed from MP_ASSETS leaves nothing behind for ever).
 SNAPSHOT_TTL_S = 14 * 24 * 3600
 
-_PUBLISH_LUA = """
+
+class ChannelField(StrEnum):
+    """The fields of a channel's stream entries and of its snapshot hash."""
+
+    SCHEMA = "s"  # the payload's schema id, e.g. "ticker/1"
+    TS = "ts"  # when the producer published it (epoch seconds)
+    DATA = "d"  # the payload, JSON
+    EPOCH = "epoch"  # the continuous history the value belongs to
+    SOURCE = "src"  # where the value came from ("coingecko", "compute", …; may be "")
+    PREV = "prev"  # entries only: the seq before this one in its epoch ("" for the first)
+    SEQ = "seq"  # snapshot only: the stream entry id of this value
+    VER = "ver"  # snapshot only: the value's version ("" when unversioned)
+
+
+_F = ChannelField
+_PUBLISH_LUA = f"""
 local ver = ARGV[5]
 if ver ~= '' then
-  local stored = redis.call('HGET', KEYS[2], 'ver')
+  local stored = redis.call('HGET', KEYS[2], '{_F.VER}')
   if stored and tonumber(stored) >= tonumber(ver) then return false end
 end
-local epoch = redis.call('HGET', KEYS[2], 'epoch')
-local prev = redis.call('HGET', KEYS[2], 'seq') or ''
+local epoch = redis.call('HGET', KEYS[2], '{_F.EPOCH}')
+local prev = redis.call('HGET', KEYS[2], '{_F.SEQ}') or ''
 if redis.call('EXISTS', KEYS[1]) == 0 or not epoch then
   epoch = ARGV[4]
   prev = ''
 end
-local id = redis.call('XADD', KEYS[1], '*', 's', ARGV[1], 'ts', ARGV[2], 'd', ARGV[3],
-                      'prev', prev, 'epoch', epoch, 'src', ARGV[7])
-redis.call('HSET', KEYS[2], 's', ARGV[1], 'ts', ARGV[2], 'd', ARGV[3], 'seq', id,
-           'epoch', epoch, 'ver', ver, 'src', ARGV[7])
+local id = redis.call('XADD', KEYS[1], '*', '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2],
+                      '{_F.DATA}', ARGV[3], '{_F.PREV}', prev, '{_F.EPOCH}', epoch,
+                      '{_F.SOURCE}', ARGV[7])
+redis.call('HSET', KEYS[2], '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2], '{_F.DATA}', ARGV[3],
+           '{_F.SEQ}', id, '{_F.EPOCH}', epoch, '{_F.VER}', ver, '{_F.SOURCE}', ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
-return {id, epoch}
+return {{id, epoch}}
 """
 
 
@@ -54,6 +76,25 @@ return {id, epoch}
 class Published:
     seq: str
     epoch: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One entry of a channel's history stream: a published value and its place in history.
+
+    Its position (`seq`) is the entry id, which Redis keeps beside the fields.
+    """
+
+    schema: str
+    ts: float
+    data: str
+    epoch: str
+    prev: str = ""
+    source: str = ""
+
+    def decode(self) -> Schema:
+        """The validated payload; PoisonMessage when it does not match its schema."""
+        return decode_payload(self.schema, self.data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +148,7 @@ class Publisher:
 
 async def read_version(redis: Redis, channel: Channel) -> int | None:
     """The `ver` of the stored snapshot (None when unversioned or absent)."""
-    ver = await redis.hget(channel.snapshot_key, "ver")
+    ver = await redis.hget(channel.snapshot_key, _F.VER)
     return int(ver) if ver else None
 
 
@@ -116,17 +157,38 @@ async def read_snapshot(redis: Redis, channel: Channel) -> Snapshot | None:
     return snapshot_from_fields(fields)
 
 
-def snapshot_from_fields(fields: dict[str, str]) -> Snapshot | None:
-    if not fields or "seq" not in fields:
+def entry_from_fields(fields: Mapping[str, str]) -> StreamEntry:
+    """A stream entry as the publisher wrote it; PoisonMessage for anything else.
+
+    `prev` and `src` may be absent (entries written before `src` existed lack it).
+    """
+    try:
+        return StreamEntry(
+            schema=fields[_F.SCHEMA],
+            ts=float(fields[_F.TS]),
+            data=fields[_F.DATA],
+            epoch=fields[_F.EPOCH],
+            prev=fields.get(_F.PREV, ""),
+            source=fields.get(_F.SOURCE, ""),
+        )
+    except KeyError as e:
+        field = ChannelField(e.args[0])
+        raise PoisonMessage(f"stream entry has no {field.name.lower()} ({field}) field") from None
+    except ValueError:
+        raise PoisonMessage(f"stream entry's ts is not a number: {fields[_F.TS]!r}") from None
+
+
+def snapshot_from_fields(fields: Mapping[str, str]) -> Snapshot | None:
+    if not fields or _F.SEQ not in fields:
         return None
     return Snapshot(
-        schema=fields["s"],
-        ts=float(fields["ts"]),
-        data=fields["d"],
-        seq=fields["seq"],
-        epoch=fields["epoch"],
-        ver=int(fields["ver"]) if fields.get("ver") else None,
-        source=fields.get("src", ""),
+        schema=fields[_F.SCHEMA],
+        ts=float(fields[_F.TS]),
+        data=fields[_F.DATA],
+        seq=fields[_F.SEQ],
+        epoch=fields[_F.EPOCH],
+        ver=int(fields[_F.VER]) if fields.get(_F.VER) else None,
+        source=fields.get(_F.SOURCE, ""),
     )
 
 

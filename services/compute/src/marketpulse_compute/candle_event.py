@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marketpulse_common.errors import PoisonMessage
-from marketpulse_common.events import Candle, decode_payload
+from marketpulse_common.events import Candle
 from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.publisher import entry_from_fields
 from marketpulse_common.timeframes import Timeframe
 
 
@@ -30,10 +31,8 @@ def parse_candle_event(stream_key: str, fields: Mapping[str, str]) -> CandleEven
         raise PoisonMessage(f"not a channel stream: {e}") from e
     if channel.kind is not ChannelKind.CANDLES or channel.tf is None:
         raise PoisonMessage(f"expected a candles channel, got {channel.name}")
-    schema, data = fields.get("s"), fields.get("d")
-    if schema is None or data is None:
-        raise PoisonMessage("entry has no schema (s) or data (d) field")
-    candle = decode_payload(schema, data)
+    entry = entry_from_fields(fields)
+    candle = entry.decode()
     if not isinstance(candle, Candle):
-        raise PoisonMessage(f"expected a candle, got schema {schema!r}")
+        raise PoisonMessage(f"expected a candle, got schema {entry.schema!r}")
     return CandleEvent(asset=channel.asset, tf=channel.tf, candle=candle)

@@ -18,7 +18,7 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["keys"]:
         # Imported here (like the app in serve) so key commands do not load the web stack.
-        from marketpulse_gateway import keys_cli
+        from marketpulse_gateway.access import keys_cli
 
         raise SystemExit(keys_cli.main(args[1:]))
     if args:
@@ -28,7 +28,7 @@ def main() -> None:
 
 def serve() -> None:
     from marketpulse_gateway.app import create_app
-    from marketpulse_gateway.ws_server import ws_server_options
+    from marketpulse_gateway.stream.server import ws_server_options
 
     settings = settings_or_exit()
     configure_logging(service="gateway", log_format=settings.log_format, level=settings.log_level)

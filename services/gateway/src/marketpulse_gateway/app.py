@@ -1,9 +1,9 @@
 """The gateway application: built by `create_app(settings)`, its resources owned by the lifespan.
 
-`create_app` returns the ASGI entry point, `Front` (front.py): the guards and the hot path in
-front of the FastAPI app (`.api`). FastAPI owns routing, validation and the OpenAPI document;
+`create_app` returns the ASGI entry point, `Edge` (rest/edge.py): the guards and the hot path
+in front of the FastAPI app (`.api`). FastAPI owns routing, validation and the OpenAPI document;
 the data itself is served as the JSON producers stored, spliced into the envelope (see
-envelope.py).
+rest/envelope.py).
 """
 
 from __future__ import annotations
@@ -11,16 +11,29 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
 from marketpulse_common.settings import Settings
+from marketpulse_gateway import operations
 from marketpulse_gateway.catalog import Catalog
-from marketpulse_gateway.front import Front
-from marketpulse_gateway.openapi import install_openapi
 from marketpulse_gateway.problems import install_problem_handlers
-from marketpulse_gateway.routes import assets, candles, health, home, metrics, snapshot, stream
-from marketpulse_gateway.runtime import Tuning, open_gateway
+from marketpulse_gateway.rest.edge import Edge
+from marketpulse_gateway.rest.openapi import install_openapi
+from marketpulse_gateway.rest.routes import assets, candles, snapshot
+from marketpulse_gateway.runtime import Gateway, Tuning, open_gateway
+from marketpulse_gateway.stream import route as stream
+
+if TYPE_CHECKING:
+    from marketpulse_gateway.rest.context import RestContext
+    from marketpulse_gateway.stream.context import StreamContext
+
+    def _views(gateway: Gateway) -> tuple[RestContext, StreamContext]:
+        """The parts read the running gateway through their own protocols (see each part's
+        context.py); this is where mypy checks that the runtime's Gateway provides them."""
+        return gateway, gateway
+
 
 API_VERSION = "1"
 DESCRIPTION = """\
@@ -43,7 +56,7 @@ def create_app(
     *,
     tuning: Tuning | None = None,
     clock: Callable[[], float] = time.time,
-) -> Front:
+) -> Edge:
     """The gateway app; Redis is opened and the stream reader started when it starts serving."""
     tuning = tuning or Tuning()
     catalog = Catalog(settings.assets, settings.timeframes)
@@ -52,11 +65,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings, catalog, tuning, clock) as gateway:
             app.state.gateway = gateway
-            front.gateway = gateway
+            edge.gateway = gateway
             try:
                 yield
             finally:
-                front.gateway = None
+                edge.gateway = None
 
     app = FastAPI(
         title="marketpulse gateway",
@@ -66,7 +79,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_openapi(app, catalog, keys_required=settings.api_keys_required)
-    for module in (assets, candles, snapshot, health, metrics, stream, home):
+    for module in (assets, candles, snapshot, operations, stream):
         app.include_router(module.router)
-    front = Front(app, max_body_bytes=settings.max_body_bytes)
-    return front
+    edge = Edge(app, max_body_bytes=settings.max_body_bytes)
+    return edge

@@ -52,9 +52,6 @@ class Catalog:
                 for kind in TIMEFRAME_KINDS:
                     yield Channel(kind, asset, tf)
 
-    def has_asset(self, asset: str) -> bool:
-        return asset in self._asset_set
-
     def check_asset(self, asset: str) -> str:
         if asset not in self._asset_set:
             raise UnknownAsset(asset)
@@ -78,3 +75,9 @@ class Catalog:
         if channel.kind not in ASSET_KINDS and channel.kind not in TIMEFRAME_KINDS:
             raise ProtocolError("unknown_channel", f"{channel.kind} is not streamed", channel=name)
         return channel
+
+
+def channel_label(channel: Channel) -> str:
+    """A channel's name under its asset (in /readyz and the data-age metric): `ticker`,
+    `indicators:1h`."""
+    return channel.kind.value if channel.tf is None else f"{channel.kind.value}:{channel.tf.value}"

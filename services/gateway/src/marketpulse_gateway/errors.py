@@ -1,12 +1,13 @@
-"""The exception tree of the gateway.
+"""The exception tree of the gateway (under marketpulse_common's MarketpulseError).
 
-GatewayError
-├── UnknownAsset        the asset is not one of MP_ASSETS                  → 404
-├── UnservedTimeframe   the timeframe is valid but not one of MP_TIMEFRAMES → 422
-├── NoData              the resource is known but nothing is cached yet     → 503 + Retry-After
-│   └── SentimentOff    …and sentiment is turned off, so nothing will come  → 404
-├── StoreUnavailable    Redis did not answer (translated from RedisError)   → 503 + Retry-After
-└── ProtocolError       a WebSocket message we cannot act on                → an `error` frame
+MarketpulseError
+└── GatewayError
+    ├── UnknownAsset        the asset is not one of MP_ASSETS                  → 404
+    ├── UnservedTimeframe   the timeframe is valid but not one of MP_TIMEFRAMES → 422
+    ├── NoData              the resource is known but nothing is cached yet     → 503 + Retry-After
+    │   └── SentimentOff    …and sentiment is turned off, so nothing will come  → 404
+    ├── StoreUnavailable    Redis did not answer (translated from RedisError)   → 503 + Retry-After
+    └── ProtocolError       a WebSocket message we cannot act on                → an `error` frame
 
 HTTP statuses live in problems.py; these exceptions only say what went wrong.
 """
@@ -14,6 +15,8 @@ HTTP statuses live in problems.py; these exceptions only say what went wrong.
 from __future__ import annotations
 
 from typing import Literal
+
+from marketpulse_common.errors import MarketpulseError
 
 # The `code` of a WebSocket `error` frame (DESIGN §7); clients switch on it, so it only grows.
 ErrorCode = Literal[
@@ -26,7 +29,7 @@ ErrorCode = Literal[
 ]
 
 
-class GatewayError(Exception):
+class GatewayError(MarketpulseError):
     """Root of every error raised by the gateway."""
 
 

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from marketpulse_common.logs import get_logger
+from marketpulse_gateway.admission import Denial, Header
 from marketpulse_gateway.errors import (
     GatewayError,
     NoData,
@@ -67,7 +68,7 @@ _KINDS: dict[type[GatewayError], ProblemKind] = {
 _FALLBACK = ProblemKind("internal-error", "Internal error", 500)
 
 # For the OpenAPI document: what each data endpoint may answer besides 200.
-# (401 and 429 come from the edge, front.py, before a route runs.)
+# (401 and 429 come from the edge, rest/edge.py, before a route runs.)
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "API key missing (when required), unknown or revoked."},
     404: {"model": Problem, "description": "Unknown asset (problem+json)."},
@@ -93,6 +94,13 @@ def problem_response(
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
+
+
+def denial_response(denial: Denial, extra_headers: Sequence[Header] = ()) -> Response:
+    """The problem+json answer to a request a door refused."""
+    response = problem_response(denial.status, denial.slug, denial.title, denial.detail)
+    response.raw_headers.extend([*denial.headers, *extra_headers])
+    return response
 
 
 def gateway_problem(error: GatewayError) -> Response:

@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketpulse_common.keys import Channel, ChannelKind
-from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.catalog import Catalog, channel_label
 from marketpulse_gateway.freshness import age_s, is_stale
 from marketpulse_gateway.upstream import UpstreamReport, upstream_problems
 
@@ -55,11 +55,6 @@ class Readiness(_Report):
     upstream: UpstreamReport | None = Field(
         default=None, description="The ingestor's last report on the upstream source."
     )
-
-
-def channel_label(channel: Channel) -> str:
-    """A channel's name within its asset's report: `ticker`, `indicators:1h`."""
-    return channel.kind.value if channel.tf is None else f"{channel.kind.value}:{channel.tf.value}"
 
 
 def assess(

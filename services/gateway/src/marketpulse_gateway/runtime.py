@@ -16,18 +16,18 @@ from marketpulse_common.connection import MAX_BLOCK_MS, create_redis
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
-from marketpulse_gateway.access import Access
-from marketpulse_gateway.cache import RedisCache
+from marketpulse_gateway.access.gatekeeper import Gatekeeper
 from marketpulse_gateway.catalog import Catalog
-from marketpulse_gateway.history import StreamHistory
-from marketpulse_gateway.hot_cache import HotCache
-from marketpulse_gateway.hub import Hub, send_heartbeats
-from marketpulse_gateway.limits import RateLimits
+from marketpulse_gateway.event_fanout import EventFanout
 from marketpulse_gateway.metrics import GatewayMetrics
-from marketpulse_gateway.sinks import EventFanout
+from marketpulse_gateway.rest.hot_cache import HotCache
+from marketpulse_gateway.rest.redis_cache import RedisCache
 from marketpulse_gateway.store_health import StoreHealth
-from marketpulse_gateway.stream_metrics import StreamMetrics
-from marketpulse_gateway.stream_reader import StreamReader
+from marketpulse_gateway.stream.history import StreamHistory
+from marketpulse_gateway.stream.hub import Hub, send_heartbeats
+from marketpulse_gateway.stream.hub_metrics import StreamMetrics
+from marketpulse_gateway.stream.limits import RateLimits
+from marketpulse_gateway.stream.reader import StreamReader
 
 log = get_logger(__name__)
 
@@ -40,7 +40,7 @@ class Tuning:
 
     # DESIGN §7: a quiet connection still hears from the server every 15 s.
     heartbeat_s: float = 15.0
-    # WebSocket per-connection rates (limits.py), and how long a client the server closes
+    # WebSocket per-connection rates (stream/limits.py), and how long a client the server closes
     # has to read its backlog and answer the close before it is cut off.
     ws_rates: RateLimits = field(default_factory=RateLimits)
     ws_close_grace_s: float = 5.0
@@ -62,7 +62,7 @@ class Gateway:
     clock: Callable[[], float]
     metrics: GatewayMetrics
     hot: HotCache  # L1: values ready to send (the hot path and the routes)
-    access: Access  # API keys, rate limits, CORS
+    access: Gatekeeper  # API keys, rate limits, CORS
     store: StoreHealth  # whether Redis answers right now
     history: StreamHistory  # snapshots and channel history for WebSocket subscribes
 
@@ -104,7 +104,7 @@ async def open_gateway(
             clock,
             metrics=metrics,
             hot=hot,
-            access=Access.build(settings, guard, store, metrics),
+            access=Gatekeeper.build(settings, guard, store, metrics),
             store=store,
             history=StreamHistory(redis),
         )

@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 
 from marketpulse_common.consumer import StreamMessage
 from marketpulse_common.errors import PoisonMessage
-from marketpulse_common.events import Sentiment, decode_payload
+from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
-from marketpulse_common.publisher import Published, Publisher
+from marketpulse_common.publisher import Published, Publisher, entry_from_fields
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment import heuristic
 from marketpulse_sentiment.cache import AssetState, read_asset_state
@@ -54,11 +54,12 @@ def event_asset(msg: StreamMessage) -> str:
         raise PoisonMessage(f"not a channel stream: {msg.stream}") from e
     if channel.kind not in TRIGGER_KINDS:
         raise PoisonMessage(f"not an indicators or forecast stream: {msg.stream}")
-    value = decode_payload(msg.fields.get("s", ""), msg.fields.get("d", ""))
+    entry = entry_from_fields(msg.fields)
+    value = entry.decode()
     if getattr(value, "asset", None) != channel.asset or getattr(value, "tf", None) != channel.tf:
         raise PoisonMessage(f"event on {channel.name} is not about that channel")
-    if msg.fields.get("s", "").split("/")[0] != channel.kind.value:
-        raise PoisonMessage(f"event on {channel.name} has schema {msg.fields.get('s')}")
+    if entry.schema.split("/")[0] != channel.kind.value:
+        raise PoisonMessage(f"event on {channel.name} has schema {entry.schema}")
     return channel.asset
 
 

@@ -1,0 +1,1 @@
+"""The REST resource routes, one module per resource; the edge answers most reads before."""

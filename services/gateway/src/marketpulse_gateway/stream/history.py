@@ -1,0 +1,67 @@
+"""What a subscribe reads from Redis: each channel's snapshot and, to resume, its history.
+
+One pipelined round trip for the whole subscribe, whatever the number of channels. A channel
+with a resume position gets `XRANGE stream <seq> + COUNT n` (its entry at seq and what came
+after) besides the snapshot, so a resume that cannot be honoured falls back to the snapshot
+without a second trip. The two reads of one channel need not be atomic: the replay is built
+from the stream alone and the snapshot path from the hash alone (see hub.py for the join).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from marketpulse_common.keys import Channel
+from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+from marketpulse_gateway.errors import StoreUnavailable
+from marketpulse_gateway.stream.resume import Entry, replay_read_count, valid_position
+
+# A subscribe is answered in about a millisecond; one waiting longer than this is better told
+# `unavailable` (it may retry) than left hanging on a sick Redis.
+READ_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHistory:
+    snapshot: Snapshot | None
+    # Entries from the resume seq on; None when no (usable) position was given.
+    entries: list[Entry] | None
+
+
+class StreamHistory:
+    def __init__(self, redis: Redis, *, timeout_s: float = READ_TIMEOUT_S) -> None:
+        self._redis = redis
+        self._timeout_s = timeout_s
+
+    async def read(
+        self, wanted: Sequence[tuple[Channel, str | None]], *, max_entries: int
+    ) -> list[ChannelHistory]:
+        """Per (channel, resume seq or None): the snapshot and the entries from seq on."""
+        count = replay_read_count(max_entries)
+        pipe = self._redis.pipeline(transaction=False)
+        for channel, seq in wanted:
+            if seq is not None and valid_position(seq):
+                pipe.xrange(channel.stream_key, min=seq, max="+", count=count)
+            pipe.hgetall(channel.snapshot_key)
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                replies = iter(await pipe.execute())
+        except TimeoutError:
+            raise StoreUnavailable("Redis did not answer in time; retry shortly") from None
+        except RedisError as e:
+            raise StoreUnavailable("Redis is unreachable; retry shortly") from e
+        return [_history(seq, replies) for _, seq in wanted]
+
+
+def _history(seq: str | None, replies: Any) -> ChannelHistory:
+    entries = None
+    if seq is not None and valid_position(seq):
+        entries = [(str(entry_id), fields) for entry_id, fields in next(replies)]
+    fields = cast(dict[str, str], next(replies))
+    return ChannelHistory(snapshot=snapshot_from_fields(fields), entries=entries)

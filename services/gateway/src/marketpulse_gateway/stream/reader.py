@@ -1,0 +1,131 @@
+"""The one task per gateway process that reads every channel stream and feeds the hub.
+
+It hands each entry, as a ChannelEvent, to its EventSink: in the running gateway the
+in-process cache and then the hub (event_fanout.py).
+
+Plain XREAD, never a consumer group: every gateway replica must see every event (fan-out),
+and nothing here needs acknowledging. The reader starts at each stream's newest entry
+(priming the hub with it, so the first delta after a start can already be a diff) and then
+follows from the last id it saw per stream; starting from "$" on every call would drop
+entries added between two calls. A Redis outage pauses reading with capped backoff and
+resumes from the same ids, so nothing still in a stream's history is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from redis.typing import KeyT, StreamIdT
+
+from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.keys import Channel
+from marketpulse_common.logs import get_logger
+from marketpulse_gateway.channel_event import ChannelEvent, EventSink
+
+log = get_logger(__name__)
+
+# Entries taken per XREAD: enough to catch up after a pause in a few calls without holding
+# the event loop for long on one reply.
+READ_BATCH = 500
+# Before any entry exists a stream is read from its very beginning.
+ORIGIN = "0-0"
+BACKOFF_FIRST_S = 0.1
+BACKOFF_CAP_S = 5.0
+
+
+class StreamReader:
+    def __init__(
+        self,
+        redis: Redis,
+        channels: Sequence[Channel],
+        sink: EventSink,
+        *,
+        block_ms: int = MAX_BLOCK_MS,
+        batch: int = READ_BATCH,
+    ) -> None:
+        if not 0 < block_ms <= MAX_BLOCK_MS:
+            raise ValueError(f"block_ms must be in 1..{MAX_BLOCK_MS}")
+        self._redis = redis
+        self._names = {channel.stream_key: channel.name for channel in channels}
+        self._sink = sink
+        self._block_ms = block_ms
+        self._batch = batch
+        self._delay = 0.0
+        # Set once every stream has a starting position: events from then on reach the hub.
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        """Read until cancelled (by the gateway's lifespan)."""
+        positions = await self._start_positions()
+        self.ready.set()
+        while True:
+            try:
+                streams = cast("dict[KeyT, StreamIdT]", positions)
+                reply = await self._redis.xread(streams, block=self._block_ms, count=self._batch)
+            except RedisError as e:
+                await self._pause(e)
+                continue
+            self._recovered()
+            self._dispatch(_stream_items(reply), positions)
+
+    async def _start_positions(self) -> dict[str, str]:
+        while True:
+            try:
+                pipe = self._redis.pipeline(transaction=False)
+                for key in self._names:
+                    pipe.xrevrange(key, count=1)
+                replies = await pipe.execute()
+            except RedisError as e:
+                await self._pause(e)
+                continue
+            self._recovered()
+            pairs = zip(self._names, replies, strict=True)
+            return {key: self._prime(key, entries) for key, entries in pairs}
+
+    def _prime(self, key: str, entries: list[Any]) -> str:
+        if not entries:
+            return ORIGIN
+        entry_id, fields = entries[0]
+        self._deliver(self._sink.prime, key, entry_id, fields)
+        return str(entry_id)
+
+    def _dispatch(self, items: Iterable[tuple[str, list[Any]]], positions: dict[str, str]) -> None:
+        for key, entries in items:
+            for entry_id, fields in entries:
+                positions[key] = entry_id
+                self._deliver(self._sink.publish, key, entry_id, fields)
+
+    def _deliver(
+        self, to: Callable[[ChannelEvent], None], key: str, entry_id: str, fields: Mapping[str, str]
+    ) -> None:
+        try:
+            event = ChannelEvent.from_entry(self._names[key], entry_id, fields)
+            to(event)
+        except (PoisonMessage, ValueError) as e:
+            # Not the publisher's format (or not JSON): skip it, never stop the stream.
+            log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
+
+    async def _pause(self, error: RedisError) -> None:
+        if not self._delay:
+            log.warning("stream reading paused: Redis unavailable", error=repr(error))
+        self._delay = min(BACKOFF_CAP_S, max(BACKOFF_FIRST_S, self._delay * 2))
+        await asyncio.sleep(self._delay)
+
+    def _recovered(self) -> None:
+        if self._delay:
+            log.info("stream reading resumed")
+            self._delay = 0.0
+
+
+def _stream_items(reply: Any) -> Iterable[tuple[str, list[Any]]]:
+    # RESP2 answers a list of [key, entries] pairs, RESP3 a map; accept both.
+    if not reply:
+        return ()
+    if isinstance(reply, dict):
+        return reply.items()
+    return ((key, entries) for key, entries in reply)
