@@ -1,40 +1,32 @@
 /**
  * The `/v1/stream` WebSocket protocol (DESIGN §7): every frame the client sends and receives.
  *
- * These types mirror the gateway's pydantic models field for field
- * (services/gateway/src/marketpulse_gateway/protocol.py and errors.py). They are written by
- * hand until the gateway serves its AsyncAPI document; from then on this module is generated
- * from that document, the way `generated/openapi.ts` is from the OpenAPI one, and keeps these
- * names so nothing that imports it changes.
+ * The frame types are those of the gateway's AsyncAPI document (`/asyncapi.json`), generated
+ * into `generated/asyncapi.ts` from the same pydantic models the gateway parses and encodes
+ * (stream/protocol.py); this module gives them the client's names, read-only.
  *
  * Positions are Redis stream entry ids `<ms>-<n>` (see seq.ts); `epoch` changes when the
  * channel's history was lost.
  */
 
+import type * as Wire from "./generated/asyncapi.js";
+
 /** Where a client stopped reading a channel: the `{epoch, seq}` of the last frame it applied. */
-export interface Position {
-  readonly epoch: string;
-  readonly seq: string;
-}
+export type Position = Readonly<Wire.Position>;
 
 // --- client → server ---------------------------------------------------------------------
 
-export interface SubscribeOp {
-  readonly op: "subscribe";
-  /** 1–100 channel names per op. */
+/** Subscribe to 1–100 channels; `resume` names the ones to resume from a position. */
+export type SubscribeOp = Readonly<Omit<Wire.Subscribe, "channels" | "resume">> & {
   readonly channels: readonly string[];
-  /** Channels to resume from a position; the others get a fresh snapshot. */
   readonly resume?: Readonly<Record<string, Position>> | null;
-}
+};
 
-export interface UnsubscribeOp {
-  readonly op: "unsubscribe";
+export type UnsubscribeOp = Readonly<Omit<Wire.Unsubscribe, "channels">> & {
   readonly channels: readonly string[];
-}
+};
 
-export interface PingOp {
-  readonly op: "ping";
-}
+export type PingOp = Readonly<Wire.Ping>;
 
 export type ClientOp = SubscribeOp | UnsubscribeOp | PingOp;
 
@@ -45,65 +37,38 @@ export type ClientOp = SubscribeOp | UnsubscribeOp | PingOp;
  * the channel's history and the missed updates follow as deltas from it, with no snapshot.
  * `recovered: false`: a snapshot follows.
  */
-export interface SubscribedFrame {
-  readonly type: "subscribed";
-  readonly channel: string;
-  readonly epoch: string | null;
-  readonly recovered: boolean;
-}
+export type SubscribedFrame = Readonly<Wire.Subscribed>;
 
 /** The cached state of a channel; `epoch`, `seq` and `data` are null before it has a value. */
-export interface SnapshotFrame {
-  readonly type: "snapshot";
-  readonly channel: string;
-  readonly epoch: string | null;
-  readonly seq: string | null;
-  readonly data: unknown;
-}
+export type SnapshotFrame = Readonly<Wire.SnapshotFrame>;
 
 /**
  * One update: the top-level fields that changed (a field that disappeared is sent as null),
  * applied with a shallow merge. `prev_seq` is the seq it follows (null for a channel's first).
  */
-export interface DeltaFrame {
-  readonly type: "delta";
-  readonly channel: string;
-  readonly epoch: string;
-  readonly seq: string;
-  readonly prev_seq: string | null;
-  readonly data: unknown;
-}
+export type DeltaFrame = Readonly<Wire.Delta>;
 
 /** Sent to every connection every 15 s (server time, epoch seconds). */
-export interface HeartbeatFrame {
-  readonly type: "heartbeat";
-  readonly ts: number;
-}
+export type HeartbeatFrame = Readonly<Wire.Heartbeat>;
 
-export interface PongFrame {
-  readonly type: "pong";
-}
+export type PongFrame = Readonly<Wire.Pong>;
 
 /** The `code` of an error frame; the gateway only ever adds codes. */
-export type ErrorCode =
-  | "bad_request"
-  | "unknown_op"
-  | "unknown_channel"
-  | "unavailable"
-  | "rate_limited"
-  | "too_many_channels";
+export type ErrorCode = Wire.ErrorFrame["code"];
 
-/** A message the server could not act on; the connection stays open. */
-export interface ErrorFrame {
-  readonly type: "error";
-  readonly code: ErrorCode;
-  readonly message: string;
-  /** The channel the error is about, when it is about one (unknown_channel). */
-  readonly channel: string | null;
-}
+/**
+ * A message the server could not act on; the connection stays open. `channel` is the
+ * channel the error is about, when it is about one (unknown_channel).
+ */
+export type ErrorFrame = Readonly<Wire.ErrorFrame>;
 
 export type ServerFrame =
-  SubscribedFrame | SnapshotFrame | DeltaFrame | HeartbeatFrame | PongFrame | ErrorFrame;
+  | SubscribedFrame
+  | SnapshotFrame
+  | DeltaFrame
+  | HeartbeatFrame
+  | PongFrame
+  | ErrorFrame;
 
 // --- close codes -------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from marketpulse_gateway.app import create_app
 from marketpulse_gateway.runtime import Gateway, Tuning
 from marketpulse_gateway.stream.delta import apply_delta
 from marketpulse_gateway.stream.server import ws_server_options
+from tests.asyncapi_frames import checked_frame
 from tests.integration.gateway.conftest import TIMEFRAMES, wait_until
 
 Frame = dict[str, Any]
@@ -104,7 +105,7 @@ async def send_op(ws: ClientConnection, op: dict[str, Any]) -> None:
 async def next_frame(ws: ClientConnection, timeout: float = 5.0) -> Frame:
     """The next frame other than a heartbeat."""
     while True:
-        frame: Frame = orjson.loads(await asyncio.wait_for(ws.recv(), timeout))
+        frame: Frame = checked_frame(await asyncio.wait_for(ws.recv(), timeout))
         if frame["type"] != "heartbeat":
             return frame
 
@@ -195,7 +196,7 @@ class RawClient:
             if opcode == 0x8:
                 return frames, int.from_bytes(payload[:2], "big") if payload else None
             if opcode == 0x1:
-                frames.append(orjson.loads(payload))
+                frames.append(checked_frame(payload))
         raise TimeoutError("no close frame before the deadline")
 
     def _parse_one(self) -> tuple[int, bytes] | None:

@@ -24,6 +24,7 @@ from marketpulse_gateway.rest.openapi import install_openapi
 from marketpulse_gateway.rest.routes import assets, candles, snapshot
 from marketpulse_gateway.runtime import Gateway, Tuning, open_gateway
 from marketpulse_gateway.stream import route as stream
+from marketpulse_gateway.stream.asyncapi import install_asyncapi
 
 if TYPE_CHECKING:
     from marketpulse_gateway.rest.context import RestContext
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 API_VERSION = "1"
 DESCRIPTION = """\
 Crypto market data from the marketpulse cache: tickers, closed candles, indicators and
-sentiment over REST, and live updates over the `/v1/stream` WebSocket.
+sentiment over REST, and live updates over the `/v1/stream` WebSocket, whose protocol is
+described by the AsyncAPI document at [/asyncapi.json](/asyncapi.json).
 
 Success bodies are `{"data": …, "meta": {"as_of", "age_s", "stale", "source"}}`; errors are
 RFC 9457 `application/problem+json`. Data responses carry a weak `ETag`; send it back in
@@ -79,6 +81,7 @@ def create_app(
     )
     install_problem_handlers(app)
     install_openapi(app, catalog, keys_required=settings.api_keys_required)
+    install_asyncapi(app, keys_required=settings.api_keys_required, version=API_VERSION)
     for module in (assets, candles, snapshot, operations, stream):
         app.include_router(module.router)
     edge = Edge(app, max_body_bytes=settings.max_body_bytes)

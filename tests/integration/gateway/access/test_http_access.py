@@ -68,8 +68,12 @@ class TestApiKeys:
             revoked = await http.get(url, headers=bearer)
             assert revoked.status_code == 401
             # Probes and scrapers are never asked for a key.
-            for path in ("/healthz", "/metrics", "/openapi.json"):
+            for path in ("/healthz", "/metrics", "/openapi.json", "/asyncapi.json"):
                 assert (await http.get(path)).status_code == 200
+            # The stream's AsyncAPI document is linked from the API docs.
+            openapi = (await http.get("/openapi.json")).json()
+            assert "(/asyncapi.json)" in openapi["info"]["description"]
+            assert (await http.get("/asyncapi.json")).json()["asyncapi"].startswith("3.")
             # A person opening the address in a browser lands on the API docs.
             home = await http.get("/", follow_redirects=True)
             assert home.status_code == 200

@@ -18,6 +18,7 @@ from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Publisher
 from marketpulse_gateway.runtime import Tuning
 from marketpulse_gateway.stream.delta import apply_delta
+from tests.asyncapi_frames import checked_frame
 from tests.integration.gateway.conftest import publish_ticker
 from tests.integration.gateway.ws_support import (
     StreamGateway,
@@ -155,6 +156,7 @@ async def test_every_client_gets_the_same_frames(
         await publish_ticker(publisher, gateway.asset, 9.0)
         raw = [await asyncio.wait_for(ws.recv(), 5) for ws in (a, b)]
         assert raw[0] == raw[1]
+        checked_frame(raw[0])
 
 
 async def test_only_subscribed_channels_arrive(
@@ -179,7 +181,7 @@ async def test_heartbeats(redis_url: str, unique: str, direct: bool) -> None:
         serve_stream(redis_url, unique, direct=direct, tuning=Tuning(heartbeat_s=0.2)) as gw,
         ws_connect(gw.ws_url) as ws,
     ):
-        frames = [orjson.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
+        frames = [checked_frame(await asyncio.wait_for(ws.recv(), 5)) for _ in range(2)]
     assert [f["type"] for f in frames] == ["heartbeat", "heartbeat"]
     assert frames[1]["ts"] > frames[0]["ts"]
 

@@ -50,6 +50,7 @@ OPERATIONS_PATHS = frozenset(
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/asyncapi.json",
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",

@@ -48,7 +48,11 @@ ChannelList = Annotated[list[ChannelName], Field(min_length=1, max_length=MAX_CH
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A frame as sent always carries every field (defaults included): its serialisation
+    # schema says so, so the AsyncAPI document and the types made from it require them.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
 
 
 # --- client → server -------------------------------------------------------------------
