@@ -26,15 +26,22 @@ const untitled = (schema) =>
       ? Object.fromEntries(
           Object.entries(schema)
             .filter(([key]) => key !== "title")
-            .map(([key, value]) => [key, key === "properties" ? mapValues(value, untitled) : untitled(value)]),
+            .map(([key, value]) => [
+              key,
+              key === "properties" ? mapValues(value, untitled) : untitled(value),
+            ]),
         )
       : schema;
-const mapValues = (object, f) => Object.fromEntries(Object.entries(object).map(([k, v]) => [k, f(v)]));
-for (const [name, schema] of Object.entries(rebased)) rebased[name] = { ...untitled(schema), title: name };
+const mapValues = (object, f) =>
+  Object.fromEntries(Object.entries(object).map(([k, v]) => [k, f(v)]));
+for (const [name, schema] of Object.entries(rebased))
+  rebased[name] = { ...untitled(schema), title: name };
 const root = {
   title: "AsyncAPIDocument",
   type: "object",
-  properties: Object.fromEntries(Object.keys(rebased).map((name) => [name, { $ref: `#/$defs/${name}` }])),
+  properties: Object.fromEntries(
+    Object.keys(rebased).map((name) => [name, { $ref: `#/$defs/${name}` }]),
+  ),
   additionalProperties: false,
   $defs: rebased,
 };

@@ -63,12 +63,7 @@ export type ErrorCode = Wire.ErrorFrame["code"];
 export type ErrorFrame = Readonly<Wire.ErrorFrame>;
 
 export type ServerFrame =
-  | SubscribedFrame
-  | SnapshotFrame
-  | DeltaFrame
-  | HeartbeatFrame
-  | PongFrame
-  | ErrorFrame;
+  SubscribedFrame | SnapshotFrame | DeltaFrame | HeartbeatFrame | PongFrame | ErrorFrame;
 
 // --- close codes -------------------------------------------------------------------------
 
