@@ -70,12 +70,14 @@ def person_env(port: int, **extra: str) -> dict[str, str]:
     return {**env, "MP_GATEWAY_PORT": str(port), **extra}
 
 
-def shell(command: str, clone: Path, port: int, **kwargs: Any) -> subprocess.Popen[str]:
+def shell(
+    command: str, clone: Path, port: int, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
     """A README line run by bash in the clone, on our port instead of 8000."""
     return subprocess.Popen(
         ["bash", "-c", command.replace(README_PORT, str(port))],
         cwd=clone,
-        env=person_env(port),
+        env=env or person_env(port),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -205,7 +207,27 @@ def test_readme_curl_websocket_and_keys_lines_work_against_make_demo(
         timeout=15,
         what="the revoked key refused",
     )
+    cli_lines_work(clone, demo)
     assert_clean(demo, demo.ctrl_c())
+
+
+def cli_lines_work(clone: Path, demo: Started) -> None:
+    """The Python client's CLI lines: a JSON snapshot, and a live table until Ctrl-C."""
+    url = {"MARKETPULSE_URL": demo.base_url}  # the README's gateway, on our port
+    snapshot = readme_line(".venv/bin/marketpulse snapshot bitcoin").split("#")[0]
+    with shell(snapshot, clone, demo.port, env={**person_env(demo.port), **url}) as cli:
+        out, err = cli.communicate(timeout=60)
+    assert cli.returncode == 0, err
+    assert orjson.loads(out)["data"]["ticker"]["price"] > 0
+    watch = shlex.split(readme_line(".venv/bin/marketpulse watch bitcoin").split("#")[0])
+    table = Terminal(watch, cwd=clone, env={**person_env(demo.port), **url})
+    try:
+        eventually_sync(lambda: "live" in table.output(), timeout=30, what="a live table")
+        table.ctrl_c()
+        assert table.wait(30) == 130, table.tail()  # the shell's status for "stopped by Ctrl-C"
+        assert "Traceback" not in table.output()
+    finally:
+        table.close()
 
 
 def websocket_session(command: str, typed: str, clone: Path, port: int) -> list[dict[str, Any]]:

@@ -4,7 +4,8 @@
                                              sentiment), updated in place
     marketpulse snapshot bitcoin --tf 1h --json
 
-`--url` defaults to http://127.0.0.1:8000; `--api-key` defaults to $MARKETPULSE_API_KEY.
+`--url` defaults to $MARKETPULSE_URL, else http://127.0.0.1:8000; `--api-key` defaults to
+$MARKETPULSE_API_KEY.
 Errors are one line on stderr and a non-zero exit status (1; 2 for a bad command line).
 """
 
@@ -24,12 +25,17 @@ from marketpulse_client.liveness import ConnectionState
 from marketpulse_client.watch_view import Row, channels, rows
 
 API_KEY_ENV = "MARKETPULSE_API_KEY"
+URL_ENV = "MARKETPULSE_URL"
 REFRESH_PER_S = 4
 
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=DEFAULT_URL, help=f"gateway base URL ({DEFAULT_URL})")
+    common.add_argument(
+        "--url",
+        default=os.environ.get(URL_ENV, DEFAULT_URL),
+        help=f"gateway base URL (${URL_ENV}, else {DEFAULT_URL})",
+    )
     common.add_argument(
         "--api-key", default=os.environ.get(API_KEY_ENV), help=f"API key (${API_KEY_ENV})"
     )
