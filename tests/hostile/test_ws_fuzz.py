@@ -181,8 +181,9 @@ class Move:
     subscribes: tuple[tuple[str, str], ...] = ()  # (channel, fresh|forged|forged-epoch|genuine)
     pong: bool = False
 
-    def payload(self, witness: Witness, resumed: dict[str, str]) -> str | bytes:
-        """The message to send; `resumed` gets the genuine seq each channel resumes from."""
+    def payload(self, witness: Witness, resumed: dict[str, list[str]]) -> str | bytes:
+        """The message to send; `resumed` gets the genuine seqs each channel resumes from,
+        in the order sent."""
         if self.raw is not None:
             return self.raw
         assert self.op is not None
@@ -194,7 +195,7 @@ class Move:
                 if how == "forged-epoch":
                     position = {"epoch": "forged-" + position["epoch"], "seq": position["seq"]}
                 else:
-                    resumed[channel] = position["seq"]
+                    resumed.setdefault(channel, []).append(position["seq"])
                 op["resume"][channel] = position
         return dumps(op if op["resume"] else {k: v for k, v in op.items() if k != "resume"})
 
@@ -393,7 +394,9 @@ def _drain(ws: ClientConnection, frames: list[dict[str, Any]]) -> list[dict[str,
 
 
 def check_streams(
-    frames: list[dict[str, Any]], expected: list[tuple[str, str]], resumed: dict[str, str]
+    frames: list[dict[str, Any]],
+    expected: list[tuple[str, str]],
+    resumed: dict[str, list[str]],
 ) -> None:
     """`subscribed` frames as expected, in order; each not recovered is followed by its
     snapshot, each recovered continues from the client's own seq; deltas are chained."""
@@ -406,7 +409,7 @@ def check_streams(
         if kind == "subscribed":
             chains[channel] = Chain()
             if frame["recovered"]:
-                chains[channel].seq = resumed[channel]
+                chains[channel].seq = resumed[channel].pop(0)
                 waiting.discard(channel)
             else:
                 waiting.add(channel)
@@ -424,6 +427,7 @@ def check_streams(
 EXAMPLES: dict[str, int] = {
     "conversations": 0,
     "messages": 0,
+    "genuine resumes": 0,
     "forged resumes": 0,
     "oversized": 0,
     "abuse": 0,
@@ -442,7 +446,7 @@ def test_hostile_messages_get_the_documented_answers(
     """Up to STRIKES messages of any kind, then a ping: the answer, frame by frame, is the
     documented one, and the connection stays open."""
     sent = [*conversation, PING]
-    resumed: dict[str, str] = {}
+    resumed: dict[str, list[str]] = {}
     payloads = [move.payload(witness, resumed) for move in sent]
     answer = converse(hostile_stack.ws_url, payloads, pongs=sum(m.pong for m in sent))
     assert answer.close_code is None, f"closed with {answer.close_code}: {answer.frames[-5:]}"
@@ -451,6 +455,9 @@ def test_hostile_messages_get_the_documented_answers(
     check_streams(answer.frames, [s for move in sent for s in move.subscribes], resumed)
     assert answer.frames[-1]["type"] == "pong"
     EXAMPLES["conversations"] += 1
+    EXAMPLES["genuine resumes"] += sum(
+        f["type"] == "subscribed" and f["recovered"] for f in answer.frames
+    )
     EXAMPLES["messages"] += len(sent)
 
 
@@ -484,6 +491,24 @@ def test_a_forged_resume_position_gets_a_fresh_snapshot(
     EXAMPLES["forged resumes"] += 1
 
 
+@settings(FUZZ, max_examples=15)
+@given(channel=st.sampled_from(WITNESSED), behind_s=st.floats(0, 2))
+def test_a_genuine_resume_replays_what_was_missed(
+    hostile_stack: Stack, witness: Witness, channel: str, behind_s: float
+) -> None:
+    """A position the server issued, up to 2 s old: recovered true, no snapshot, and the
+    missed updates as deltas chained from the client's own seq."""
+    position = witness.position(channel)
+    assert position is not None
+    time.sleep(behind_s)  # updates the resuming client missed
+    op = {"op": "subscribe", "channels": [channel], "resume": {channel: position}}
+    answer = converse(hostile_stack.ws_url, [dumps(op), PING.raw or ""], pongs=1)
+    assert answer.close_code is None, answer
+    assert [f["type"] for f in answer.frames if f["type"] != "delta"] == ["subscribed", "pong"]
+    check_streams(answer.frames, [(channel, "genuine")], {channel: [position["seq"]]})
+    EXAMPLES["genuine resumes"] += 1
+
+
 @settings(FUZZ, max_examples=30)
 @given(
     before=st.lists(st.one_of(refused, st.just(PING)), max_size=3),
@@ -500,7 +525,7 @@ def test_an_oversized_message_closes_1009(
         "binary": b"\x00" * size,
         "op": dumps({"op": "subscribe", "channels": [TICKER], "pad": "p" * size}),
     }[form]
-    resumed: dict[str, str] = {}
+    resumed: dict[str, list[str]] = {}
     payloads = [m.payload(witness, resumed) for m in before] + [
         oversized,
         PING.payload(witness, resumed),
