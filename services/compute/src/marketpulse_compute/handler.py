@@ -10,6 +10,7 @@ Raising leaves the entry pending for the consumer to retry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from marketpulse_compute.errors import WindowNotReady
 from marketpulse_compute.forecast_store import RECORD_RETENTION
 from marketpulse_compute.forecasting import SOURCE, Forecasting, ForecastingConfig
 from marketpulse_compute.indicator_set import IndicatorParams
+from marketpulse_compute.metrics import FORECAST_LAG, INDICATORS_LAG
 from marketpulse_compute.progress import read_progress
 from marketpulse_compute.window import (
     WINDOW_SIZE,
@@ -88,12 +90,16 @@ class CandleHandler:
             await self._publish_indicators(event, history)
         if not progress.forecasting_done:
             await self._forecasting.handle(event.asset, event.tf, history.columns(), progress)
+            if event.stored_at:
+                FORECAST_LAG.observe(max(0.0, time.time() - event.stored_at))
 
     async def _publish_indicators(self, event: CandleEvent, history: Window) -> None:
         window = Window(history.tf, history.candles[-self._window_size :])
         indicators = indicators_for_window(event.asset, window, self._params, self._clock())
         target = Channel(ChannelKind.INDICATORS, event.asset, event.tf)
         published = await self._publisher.publish(target, indicators, ver=event.candle.t)
+        if published is not None and event.stored_at:
+            INDICATORS_LAG.observe(max(0.0, time.time() - event.stored_at))
         log.debug(
             "indicators computed",
             channel=target.name,
