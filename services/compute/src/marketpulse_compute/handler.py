@@ -20,6 +20,7 @@ from marketpulse_common.consumer import StreamMessage
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Publisher
+from marketpulse_common.tracing import span_from_entry
 from marketpulse_compute.candle_cache import read_window
 from marketpulse_compute.candle_event import CandleEvent, parse_candle_event
 from marketpulse_compute.errors import WindowNotReady
@@ -77,6 +78,12 @@ class CandleHandler:
 
     async def __call__(self, msg: StreamMessage) -> None:
         event = parse_candle_event(msg.stream, msg.fields)
+        with span_from_entry(
+            event.trace, "compute candle", asset=event.asset, tf=event.tf.value, t=event.candle.t
+        ):
+            await self._handle(event)
+
+    async def _handle(self, event: CandleEvent) -> None:
         t = event.candle.t
         progress = await read_progress(self._redis, event.asset, event.tf, t)
         if progress.complete:

@@ -28,6 +28,7 @@ from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Publisher, read_snapshot, read_version
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_common.tracing import span
 from marketpulse_ingestor.candle_rules import (
     Hole,
     cache_cap,
@@ -118,13 +119,14 @@ class Refresher:
         """Publish the latest ticker of every asset; returns how many were new."""
         published = 0
         started = time.monotonic()
-        for ticker in await self._source.tickers(now):
-            channel = Channel(ChannelKind.TICKER, ticker.asset)
-            # ver = upstream time in ms: polling an unchanged ticker publishes nothing.
-            ver = int(ticker.last_updated.timestamp() * 1000)
-            if await self._publisher.publish(channel, ticker, ver=ver, ts=self._wall()):
-                published += 1
-                TICKER_LAG.observe(time.monotonic() - started)
+        with span("ingest tickers"):
+            for ticker in await self._source.tickers(now):
+                channel = Channel(ChannelKind.TICKER, ticker.asset)
+                # ver = upstream time in ms: polling an unchanged ticker publishes nothing.
+                ver = int(ticker.last_updated.timestamp() * 1000)
+                if await self._publisher.publish(channel, ticker, ver=ver, ts=self._wall()):
+                    published += 1
+                    TICKER_LAG.observe(time.monotonic() - started)
         return published
 
     async def tickers_older_than(self, age_s: float) -> bool:
@@ -138,8 +140,9 @@ class Refresher:
         """Cache the candles closed since the newest cached one and publish each, in order."""
         published = 0
         for asset, tf in self._markets.pairs(timeframes):
-            await self._isolated(asset, tf, self._refresh(asset, tf, now, full=False))
-            published += await self._publish_pending(asset, tf)
+            with span("ingest candles", asset=asset, tf=tf.value):
+                await self._isolated(asset, tf, self._refresh(asset, tf, now, full=False))
+                published += await self._publish_pending(asset, tf)
         return published
 
     async def repair_gaps(self, now: int, *, max_fetches: int, lag_grace_s: int) -> int:
