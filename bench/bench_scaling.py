@@ -37,7 +37,7 @@ from pathlib import Path
 import uvloop
 from redis.asyncio import Redis
 
-from bench_ws import BenchClient, Load, percentile, progress, server
+from bench_ws import Load, percentile, progress, server
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Candle, encode_payload
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, health_pattern
@@ -192,29 +192,6 @@ async def measure_compute(plan: Plan, workdir: Path) -> dict[int, list[float]]:
 # --- 2 and 3. gateways ----------------------------------------------------------------------
 
 
-class SplitLoad(Load):
-    """bench_ws's Load with its clients dealt round-robin over several gateway ports."""
-
-    async def connect_to(self, ports: list[int]) -> None:
-        loop = asyncio.get_running_loop()
-        for n in range(self.tally.clients):
-            port = ports[n % len(ports)]
-            _, client = await loop.create_connection(
-                lambda port=port: BenchClient(self.tally, port, self.channel.name),  # type: ignore[misc]
-                "127.0.0.1",
-                port,
-            )
-            await asyncio.wait_for(client.upgraded, 10)
-            self.clients.append(client)
-        for _ in range(60):
-            try:
-                await self.wait_complete(await self.publish_one(), within_s=2.0)
-                return
-            except TimeoutError:
-                continue
-        raise TimeoutError("the clients never all received an event")
-
-
 @asynccontextmanager
 async def gateways(count: int, redis_url: str) -> AsyncIterator[list[tuple[int, int]]]:
     async with AsyncExitStack() as stack:
@@ -274,9 +251,9 @@ async def measure_gateways(plan: Plan, redis_url: str) -> GatewayFigures:
         rates, next_index = {}, many.next_index
         for count in (1, 2):
             async with gateways(count, redis_url) as started:
-                load = SplitLoad("gateway", publisher, plan.split_clients)
+                load = Load("gateway", publisher, plan.split_clients)
                 load.next_index = next_index
-                await load.connect_to([port for port, _pid in started])
+                await load.connect(*(port for port, _pid in started))
                 rates[count] = await load.closed_loop(plan.split_events)
                 next_index = load.next_index
                 load.close()
@@ -320,9 +297,11 @@ def report(plan: Plan, compute: dict[int, list[float]], gw: GatewayFigures) -> s
             f"{HISTORY} cached candles behind each), medians of {plan.compute_rounds} alternating "
             "rounds, each on a fresh Redis; every event gets indicators and a forecast. Gateway: "
             "bench_ws's gateway process and minimal clients on one uvloop, one ticker channel; "
-            f"the split row deals {plan.split_clients:,} clients over the processes. "
-            f"{os.cpu_count()} cores: Redis, the clients and the servers share them, so the "
-            "two-process rows show this machine's headroom, not two hosts'.",
+            f"the split row deals {plan.split_clients:,} clients over the processes, which "
+            f"bench_ws pins to one core while the clients hold another ({os.cpu_count()} cores "
+            "here): with two cores in all, the two gateways split one, so that row shows what "
+            "splitting costs, not what a second core gains. Compute replicas and Redis share "
+            "every core.",
             "",
         ]
     )

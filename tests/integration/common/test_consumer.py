@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -212,23 +212,21 @@ async def test_dead_letters_and_the_groups_backlog_reach_the_metrics(
         group=cfg.group, consumer="c1", claim_interval_s=0.05, block_ms=50, count=1
     )
     consumer = StreamConsumer(redis, [stream], stuck, one_at_a_time, dead_letter_stream=dead)
+
+    def backlog_is(lag: int, pending: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            await consumer.measure_backlog()
+            return (
+                REGISTRY.get_sample_value("marketpulse_consumer_lag_entries", labels) == lag
+                and REGISTRY.get_sample_value("marketpulse_consumer_pending_entries", labels)
+                == pending
+            )
+
+        return probe
+
     async with running(consumer):
-
-        async def backlog_seen() -> bool:
-            await consumer.measure_backlog()
-            lag = REGISTRY.get_sample_value("marketpulse_consumer_lag_entries", labels)
-            pending = REGISTRY.get_sample_value("marketpulse_consumer_pending_entries", labels)
-            return lag == 1 and pending == 1
-
-        await eventually(backlog_seen, timeout=10, what="lag 1 and pending 1")
+        await eventually(backlog_is(1, 1), timeout=10, what="lag 1 and pending 1")
         release.set()
-
-        async def drained() -> bool:
-            await consumer.measure_backlog()
-            lag = REGISTRY.get_sample_value("marketpulse_consumer_lag_entries", labels)
-            pending = REGISTRY.get_sample_value("marketpulse_consumer_pending_entries", labels)
-            return lag == 0 and pending == 0
-
-        await eventually(drained, timeout=10, what="the backlog drained")
+        await eventually(backlog_is(0, 0), timeout=10, what="the backlog drained")
     dead_letters = "marketpulse_consumer_dead_letters_total"
     assert REGISTRY.get_sample_value(dead_letters, {"group": cfg.group}) == 1
