@@ -37,6 +37,7 @@ const KEY_STORAGE = "marketpulse.apiKey";
 const HISTORY = 300; // candles asked for on a first paint
 const BOOK_LIMIT = 600; // candles kept per chart; the oldest go (by setData) beyond it
 const EVALUATION_POLL_MS = 15_000; // evaluation has no channel: REST, revalidated by ETag
+const EVALUATION_MIN_GAP_MS = 5_000; // at most this often on new forecasts
 const TICKER_MAX_AGE_MS = 120_000;
 const SENTIMENT_MAX_AGE_MS = 6 * 3600_000;
 
@@ -69,6 +70,7 @@ class Dashboard {
   private readonly chart: CandleChart;
   private selectionOffs: (() => void)[] = [];
   private pollTimer: number | undefined;
+  private lastEvaluationPoll = 0;
   private sentiment: Present<Sentiment> | undefined;
   private readonly counters: Counters = {
     missed: 0,
@@ -224,7 +226,12 @@ class Dashboard {
     subscribe(`indicators:${asset}:${tf}`, (v: Present<Indicators>) =>
       this.showIndicators(v, arrived()),
     );
-    subscribe(`forecast:${asset}:${tf}`, (v: Present<Forecast>) => this.showForecast(v, arrived()));
+    subscribe(`forecast:${asset}:${tf}`, (v: Present<Forecast>) => {
+      this.showForecast(v, arrived());
+      // A forecast comes with each closed candle, and the evaluation is updated with it.
+      if (Date.now() - this.lastEvaluationPoll > EVALUATION_MIN_GAP_MS)
+        void this.pollEvaluation(token);
+    });
     subscribe(`sentiment:${asset}`, (v: Present<Sentiment>) => this.showSentiment(v, arrived()));
     this.pollTimer = window.setInterval(() => void this.pollEvaluation(token), EVALUATION_POLL_MS);
     this.renderAges();
@@ -279,6 +286,7 @@ class Dashboard {
   }
 
   private async pollEvaluation(token: number): Promise<void> {
+    this.lastEvaluationPoll = Date.now();
     try {
       const { data, meta } = await this.mp.evaluation(this.asset, { tf: this.tf as Timeframe });
       if (token !== this.token) return;

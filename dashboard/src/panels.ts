@@ -22,7 +22,11 @@ export function forecastBody(forecast: Present<Forecast>): HTMLElement {
       "div",
       { class: "headline" },
       h("span", { class: `big ${up ? "up" : "down"}`, "data-field": "p_up" }, prob(forecast.p_up)),
-      h("span", { class: "muted" }, ` chance the close is higher in ${forecast.horizon} bars`),
+      h(
+        "span",
+        { class: "muted" },
+        ` chance the close is higher in ${forecast.horizon} ${forecast.horizon === 1 ? "candle" : "candles"}`,
+      ),
     ),
     h(
       "dl",
@@ -105,7 +109,7 @@ export function evaluationBody(evaluation: Present<Evaluation>): HTMLElement {
         h("th", {}, ""),
         h("th", {}, "Brier"),
         h("th", {}, "hit rate"),
-        h("th", {}, "Brier skill"),
+        h("th", {}, "model's Brier skill"),
       ),
       scoreRow("model", card.model, null),
       scoreRow("climatology", card.climatology, card.vs_climatology),
@@ -142,7 +146,7 @@ function scoreRow(
     h("th", {}, name),
     h("td", {}, num(scores.brier, 4)),
     h("td", {}, prob(scores.hit_rate)),
-    h("td", {}, skill === null ? "" : `${num(skill.brier_skill, 3)} model vs this`),
+    h("td", {}, skill === null ? "" : num(skill.brier_skill, 3)),
   );
 }
 

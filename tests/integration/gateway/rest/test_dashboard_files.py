@@ -11,7 +11,6 @@ import pytest
 from marketpulse_gateway.dashboard import BUILD_HINT
 from tests.integration.gateway.conftest import running_gateway
 
-
 INDEX = b"<!doctype html><title>marketpulse</title><script src='/ui/app-1a2b.js'></script>"
 SCRIPT = b"console.log('dashboard');"
 
