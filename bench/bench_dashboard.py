@@ -51,12 +51,14 @@ window.WebSocket = class extends Native {
   constructor(...args) {
     super(...args);
     this.addEventListener("message", (event) => {
-      if (typeof event.data !== "string" || !/"channel":\\s*"ticker:bitcoin"/.test(event.data)) return;
+      const data = event.data;
+      if (typeof data !== "string" || !/"channel":\\s*"ticker:bitcoin"/.test(data)) return;
       const at = performance.now();
       const seen = window.__bench.mutations.length;
       requestAnimationFrame(() => {
         const dom = window.__bench.mutations[seen];
-        window.__bench.frames.push({ at, frame: performance.now(), dom: dom === undefined ? null : dom });
+        const frame = performance.now();
+        window.__bench.frames.push({ at, frame, dom: dom === undefined ? null : dom });
       });
     });
   }
