@@ -81,7 +81,10 @@ class Dashboard {
     lastSeq: {},
   };
 
+  private readonly hasKey: boolean;
+
   constructor(apiKey: string | undefined) {
+    this.hasKey = apiKey !== undefined;
     this.mp = new MarketPulse(
       apiKey === undefined ? { url: location.origin } : { url: location.origin, apiKey },
     );
@@ -126,7 +129,9 @@ class Dashboard {
     } catch (error) {
       if (error instanceof MarketPulseHttpError && (error.status === 401 || error.status === 403)) {
         askForKey(
-          error.status === 401 ? "This gateway requires an API key." : "That API key was refused.",
+          this.hasKey
+            ? `That API key was refused (${error.status}): enter another.`
+            : "This gateway requires an API key.",
         );
         return;
       }

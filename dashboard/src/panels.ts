@@ -9,6 +9,9 @@ import type { Evaluation, Forecast, Present, Sentiment } from "@marketpulse/clie
 import { h, s } from "./dom.js";
 import { age, num, prob, signedPct } from "./format.js";
 
+/** Live forecasts needed before the live record is the one shown. */
+const LIVE_MIN_SAMPLES = 30;
+
 type Scorecard = Evaluation["overall"];
 type Bin = Scorecard["calibration"][number];
 
@@ -80,9 +83,10 @@ function contributionBars(contributions: Forecast["explanation"]["contributions"
 }
 
 export function evaluationBody(evaluation: Present<Evaluation>): HTMLElement {
-  // The live record once it has samples; the backtest-and-live record until then.
-  const card = evaluation.live.n > 0 ? evaluation.live : evaluation.overall;
-  const which = evaluation.live.n > 0 ? "live forecasts" : "backtest and live forecasts";
+  // The live record once it has enough samples; the backtest-and-live record until then.
+  const live = evaluation.live.n >= LIVE_MIN_SAMPLES;
+  const card = live ? evaluation.live : evaluation.overall;
+  const which = live ? "live forecasts" : "backtest and live forecasts";
   const beats = card.vs_climatology.verdict === "beats" && card.vs_persistence.verdict === "beats";
   const drift = evaluation.drift;
   return h(

@@ -10,10 +10,12 @@ Skipped, with one line, when there is no Chromium or no built dashboard.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +25,7 @@ from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Publisher
+from marketpulse_gateway.access.key_store import ApiKeyStore
 from tests.system.browser import (
     DASHBOARD_INDEX,
     NO_CHROMIUM,
@@ -32,6 +35,7 @@ from tests.system.browser import (
     chromium_path,
     launch,
 )
+from tests.system.conftest import Product
 from tests.system.stack import Stack, running_stack
 from tests.waiting import eventually_sync
 
@@ -228,3 +232,85 @@ def test_dashboard_live_through_a_gateway_restart(stack: Stack) -> None:
         if not (outage_start <= at <= outage_end + 5 and NETWORK_ERROR.search(text))
     ]
     assert unexpected == [], unexpected
+
+
+def create_key(redis_url: str) -> str:
+    async def create() -> str:
+        client = create_redis(redis_url, client_name="test-keys")
+        try:
+            return (await ApiKeyStore(client).create("dashboard test")).key
+        finally:
+            await client.aclose()
+
+    return asyncio.run(create())
+
+
+def test_api_key_entry_when_the_gateway_requires_keys(tmp_path: Path) -> None:
+    """The page asks for a key, keeps it in session storage only, and then goes live."""
+    assert CHROMIUM is not None
+    with running_stack(tmp_path, env={"MP_API_KEYS_REQUIRED": "true"}) as keyed:
+        keyed.wait_for_value("ticker:bitcoin")
+        key = create_key(keyed.redis_url)  # before Playwright runs its event loop here
+        with sync_playwright() as playwright:
+            browser = launch(playwright, CHROMIUM)
+            console = ConsoleLog()
+            try:
+                page = browser.new_page()
+                console.attach(page)
+                page.goto(keyed.base_url + "/")
+                page.wait_for_selector("#key-form:not([hidden])")
+                assert "requires an API key" in (page.locator("#key-reason").text_content() or "")
+                page.fill("#key-input", "mp_wrong_" + "a" * 43)
+                page.click("#key-form button[type=submit]")
+                page.wait_for_selector("#key-form:not([hidden])")
+                page.wait_for_function(
+                    "() => /refused/.test(document.querySelector('#key-reason').textContent)"
+                )
+                page.fill("#key-input", key)
+                page.click("#key-form button[type=submit]")
+                wait_view(page, "v.state === 'live' && v.priceUpdates >= 1")
+                reason = page.locator("#key-reason").text_content()
+                assert page.locator("#key-form").is_hidden(), reason
+                stored = page.evaluate("() => [sessionStorage.length, localStorage.length]")
+                assert stored == [1, 0]
+                assert page.evaluate("() => Object.values(sessionStorage)") == [key]
+                shot(page, "keyed")
+            finally:
+                browser.close()
+    assert console.exceptions == []
+    # The refused requests (401) are the only errors the browser logged.
+    assert all("401" in text for _, text in console.errors), console.errors
+
+
+def test_dashboard_on_the_demo(product: Product) -> None:
+    """The whole product as `make demo` runs it (supervisor, simulated market, sentiment).
+
+    Its screenshot is the README's: MP_DASHBOARD_SCREENSHOT=docs/dashboard.png writes it there.
+    """
+    assert CHROMIUM is not None
+    console = ConsoleLog()
+    with sync_playwright() as playwright:
+        browser = launch(playwright, CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            console.attach(page)
+            page.goto(product.base_url + "/")
+            wait_view(page, "v.state === 'live' && v.chart.candles >= 60", timeout_s=90)
+            page.wait_for_selector("[data-field=explanation] .contribution", timeout=90_000)
+            page.wait_for_selector("svg.reliability circle.bin", timeout=90_000)
+            for asset in ("bitcoin", "ethereum"):
+                page.wait_for_function(
+                    "a => /[0-9]/.test(document.querySelector(`.asset[data-asset=${a}] .price`)"
+                    "?.textContent ?? '')",
+                    arg=asset,
+                    timeout=30_000,
+                )
+            shot(page, "demo")
+            target = os.environ.get("MP_DASHBOARD_SCREENSHOT")
+            if target:
+                page.screenshot(path=str(REPO / target))
+                print(f"screenshot: {REPO / target}")
+        finally:
+            browser.close()
+    assert console.exceptions == []
+    assert console.errors == []
