@@ -198,10 +198,10 @@ class Dashboard {
     try {
       const { data, meta } = await this.mp.snapshot(asset, { tf: tf as Timeframe, limit: HISTORY });
       if (token !== this.token) return;
+      this.banner(null);
       const now = Date.now();
       const part = (name: string): Freshness => fromMeta(meta.parts[name], now);
-      if (data.indicators)
-        this.showIndicators(data.indicators as Present<Indicators>, part("indicators"));
+      if (data.indicators) this.showIndicators(data.indicators as Present<Indicators>);
       if (data.candles) {
         this.book.load(data.candles);
         this.chart.setHistory(this.book.all, this.periods);
@@ -228,17 +228,17 @@ class Dashboard {
         }),
       );
     };
-    subscribe(`candles:${asset}:${tf}`, (bar: Bar) => this.onCandle(bar, token));
-    subscribe(`indicators:${asset}:${tf}`, (v: Present<Indicators>) =>
-      this.showIndicators(v, arrived()),
-    );
+    subscribe(`candles:${asset}:${tf}`, (bar: Bar, change) => this.onCandle(bar, change, token));
+    subscribe(`indicators:${asset}:${tf}`, (v: Present<Indicators>) => this.showIndicators(v));
     subscribe(`forecast:${asset}:${tf}`, (v: Present<Forecast>) => {
-      this.showForecast(v, arrived());
+      this.showForecast(v, stamped(v.computed_at));
       // A forecast comes with each closed candle, and the evaluation is updated with it.
       if (Date.now() - this.lastEvaluationPoll > EVALUATION_MIN_GAP_MS)
         void this.pollEvaluation(token);
     });
-    subscribe(`sentiment:${asset}`, (v: Present<Sentiment>) => this.showSentiment(v, arrived()));
+    subscribe(`sentiment:${asset}`, (v: Present<Sentiment>) =>
+      this.showSentiment(v, stamped(v.created_at)),
+    );
     this.pollTimer = window.setInterval(() => void this.pollEvaluation(token), EVALUATION_POLL_MS);
     this.renderAges();
   }
@@ -258,12 +258,13 @@ class Dashboard {
   private onTicker(asset: string, ticker: Present<Ticker> | undefined, change: Change): void {
     this.track(`ticker:${asset}`, change);
     if (ticker === undefined) return;
-    this.tickers.set(asset, { ticker, freshness: arrived() });
+    const previous = this.tickers.get(asset)?.freshness ?? NEVER;
+    this.tickers.set(asset, { ticker, freshness: updated(change, previous) });
     this.counters.priceUpdates += 1;
     this.renderTicker(asset);
   }
 
-  private onCandle(bar: Bar, token: number): void {
+  private onCandle(bar: Bar, change: Change, token: number): void {
     const last = this.book.last;
     const step = timeframeSeconds(this.tf);
     if (last !== undefined && step !== null && bar.t > last.t + step) {
@@ -272,7 +273,7 @@ class Dashboard {
     }
     const push = this.book.push(bar);
     this.chart.apply(push, this.book.all, this.periods);
-    this.freshness.chart = arrived();
+    this.freshness.chart = updated(change, this.freshness.chart);
     this.renderAges();
   }
 
@@ -302,7 +303,7 @@ class Dashboard {
     }
   }
 
-  private showIndicators(value: Present<Indicators>, _freshness: Freshness): void {
+  private showIndicators(value: Present<Indicators>): void {
     const periods = periodsFrom(value.params);
     if (JSON.stringify(periods) !== JSON.stringify(this.periods)) {
       this.periods = periods;
@@ -454,8 +455,23 @@ class Dashboard {
   }
 }
 
-function arrived(): Freshness {
-  return { producedAt: Date.now(), serverStale: false };
+/**
+ * A live update's freshness: a delta was produced just now; a snapshot (on subscribing, or
+ * after a reconnection the gateway could not replay) carries no age, so the panel keeps the
+ * age it had (from REST `meta`), and only a value never seen before counts as new.
+ */
+function updated(change: Change, previous: Freshness): Freshness {
+  if (change.type === "delta" || previous.producedAt === null) {
+    return { producedAt: Date.now(), serverStale: false };
+  }
+  return previous;
+}
+
+/** Freshness from the value's own wall-clock stamp (`computed_at`, `created_at`). */
+function stamped(iso: string): Freshness {
+  const at = Date.parse(iso);
+  const now = Date.now();
+  return { producedAt: Number.isFinite(at) ? Math.min(at, now) : now, serverStale: false };
 }
 
 function ageLabel(state: string, freshness: Freshness, now: number): string {

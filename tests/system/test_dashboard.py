@@ -101,6 +101,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
+def seq_key(seq: str) -> tuple[int, int]:
+    """A stream position `<ms>-<n>` as numbers, for ordering."""
+    ms, n = seq.split("-")
+    return int(ms), int(n)
+
+
+SEQ_AT_LEAST = (
+    "((a, b) => { const [a1, a2] = a.split('-').map(Number), [b1, b2] = b.split('-').map(Number);"
+    " return a1 > b1 || (a1 === b1 && a2 >= b2); })"
+)
+
+
 def view(page: Page) -> dict[str, Any]:
     found: dict[str, Any] = page.evaluate("() => window.__marketpulse")
     return found
@@ -204,11 +216,13 @@ def test_dashboard_live_through_a_gateway_restart(stack: Stack) -> None:
             ticker = "ticker:bitcoin"
             seq_before = view(page)["lastSeq"][ticker]
             server = eventually_sync(
-                lambda: (v := stack.server_value(ticker)) and v.seq > seq_before and v,
+                lambda: (
+                    (v := stack.server_value(ticker)) and seq_key(v.seq) > seq_key(seq_before) and v
+                ),
                 timeout=30,
                 what="a new ticker on the server",
             )
-            wait_view(page, f"v.lastSeq['{ticker}'] >= '{server.seq}'")
+            wait_view(page, f"{SEQ_AT_LEAST}(v.lastSeq['{ticker}'], '{server.seq}')")
             after = view(page)
             assert after["gaps"] == 0, after
             assert after["missed"] == 0, after
