@@ -8,6 +8,7 @@ VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 JS_CLIENT := clients/js
+DASHBOARD := dashboard
 NPM := $(shell command -v npm 2>/dev/null)
 # Compose v2 (`docker compose`) where installed, else v1 (`docker-compose`, Debian's package);
 # `=`: looked up only by the targets that use it.
@@ -26,7 +27,7 @@ help:
 	$(UV) sync --locked --python $(PYTHON)
 	@touch $@
 
-install: .venv/.synced $(JS_CLIENT)/node_modules/.install-stamp
+install: .venv/.synced $(JS_CLIENT)/node_modules/.install-stamp $(DASHBOARD)/dist/.build-stamp
 
 # The TypeScript client from its lockfile (its `prepare` builds dist/); without npm its tests skip.
 $(JS_CLIENT)/node_modules/.install-stamp: $(JS_CLIENT)/package-lock.json $(JS_CLIENT)/package.json
@@ -35,6 +36,16 @@ ifdef NPM
 	@touch $@
 else
 	@echo "npm not found: the TypeScript client ($(JS_CLIENT)) is not installed; its tests will skip"
+endif
+
+# The dashboard from its lockfile (it links the client above), built into dashboard/dist,
+# which the gateway serves at /; without npm the gateway redirects / to the API docs.
+$(DASHBOARD)/dist/.build-stamp: $(DASHBOARD)/package-lock.json $(DASHBOARD)/package.json $(DASHBOARD)/index.html $(DASHBOARD)/vite.config.ts $(wildcard $(DASHBOARD)/src/*) $(JS_CLIENT)/node_modules/.install-stamp
+ifdef NPM
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --ignore-scripts && npm run --silent build
+	@touch $@
+else
+	@echo "npm not found: the dashboard ($(DASHBOARD)) is not built; the gateway's / shows the API docs"
 endif
 
 run: .venv/.synced
@@ -51,6 +62,7 @@ lint: install
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	@if [ -n "$(NPM)" ]; then cd $(JS_CLIENT) && npm run --silent lint; fi
+	@if [ -n "$(NPM)" ]; then cd $(DASHBOARD) && npm run --silent lint; fi
 
 format: .venv/.synced
 	.venv/bin/ruff check --fix .
@@ -66,4 +78,5 @@ down:
 	$(COMPOSE) down
 
 clean:
-	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist
+	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist \
+		$(DASHBOARD)/node_modules $(DASHBOARD)/dist

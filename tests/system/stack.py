@@ -16,8 +16,8 @@ started as an operator would (`python -m …`, tests/processes.py). A test drive
         stack.pour("sentiment:bitcoin", 500)       # many large updates at once
         stack.dropped_slow()                       # clients the gateway closed with 4008
 
-`Stack(workdir, env={...})` adds MP_ settings for every service (SMALL_QUEUE for a test of
-a stalled reader, MP_API_KEYS_REQUIRED=true, …).
+`Stack(workdir, env={...})` adds or overrides MP_ settings for every service (SMALL_QUEUE for
+a test of a stalled reader, MP_API_KEYS_REQUIRED=true, MP_ASSETS=bitcoin,ethereum, …).
 
 Every method is synchronous and quick except the ones that wait for a process (start,
 restart: run them with `asyncio.to_thread` from an async test so its event loop — and the
@@ -101,18 +101,19 @@ class Stack:
         return {"MARKETPULSE_URL": self.base_url, "MARKETPULSE_WS_URL": self.ws_url}
 
     def env(self) -> dict[str, str]:
-        return service_env(
-            MP_REDIS_URL=self.redis_url,
-            MP_ASSETS=ASSET,
-            MP_TIMEFRAMES=TIMEFRAMES,
-            MP_SOURCE="simulated",
-            MP_SIM_SPEED=SIM_SPEED,
-            MP_HISTORY_DEPTH="200",
-            MP_GATEWAY_PORT=str(self.port),
-            MP_RATE_LIMIT_PER_MINUTE="0",
-            MP_SENTIMENT_PROVIDER="off",
-            **self._extra,
-        )
+        defaults = {
+            "MP_REDIS_URL": self.redis_url,
+            "MP_ASSETS": ASSET,
+            "MP_TIMEFRAMES": TIMEFRAMES,
+            "MP_SOURCE": "simulated",
+            "MP_SIM_SPEED": SIM_SPEED,
+            "MP_HISTORY_DEPTH": "200",
+            "MP_GATEWAY_PORT": str(self.port),
+            "MP_RATE_LIMIT_PER_MINUTE": "0",
+            "MP_SENTIMENT_PROVIDER": "off",
+        }
+        # `env` may override a default (e.g. MP_ASSETS for more than one asset).
+        return service_env(**{**defaults, **self._extra})
 
     # --- the whole stack --------------------------------------------------------------
 

@@ -7,6 +7,7 @@ naming the variable (`SettingsError`), never a traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -98,6 +99,9 @@ class Settings(BaseSettings):
     api_key_cache_s: float = Field(default=5.0, ge=0, le=300)
     # The API takes no request bodies; anything larger than this is refused with 413.
     max_body_bytes: int = Field(default=65_536, ge=0, le=16 * 1024 * 1024)
+    # The built dashboard (index.html and ui/), served at `/`; unset: the repository's
+    # dashboard/dist next to the gateway's source, when it was built (`make install`).
+    dashboard_dir: Path | None = None
     # WebSocket stream, per connection. Channels: a dashboard of 3 assets x 4 timeframes uses
     # 42. Queue: bytes a client may fall behind (beyond what the kernel holds) before it is
     # closed with 4008; a full set of snapshots is well under it. Message: the largest client

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from marketpulse_common.settings import Settings
 from marketpulse_gateway import operations
 from marketpulse_gateway.catalog import Catalog
+from marketpulse_gateway.dashboard import install_dashboard
 from marketpulse_gateway.problems import install_problem_handlers
 from marketpulse_gateway.rest.edge import Edge
 from marketpulse_gateway.rest.openapi import install_openapi
@@ -84,5 +85,6 @@ def create_app(
     install_asyncapi(app, keys_required=settings.api_keys_required, version=API_VERSION)
     for module in (assets, candles, snapshot, operations, stream):
         app.include_router(module.router)
+    install_dashboard(app, settings.dashboard_dir)
     edge = Edge(app, max_body_bytes=settings.max_body_bytes)
     return edge

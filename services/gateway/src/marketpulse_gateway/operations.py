@@ -1,6 +1,6 @@
 """The operations routes: `/healthz` (is the process alive), `/readyz` (should it get
-traffic), `/metrics` (Prometheus) and `/` (a browser opening the address lands on the API
-docs). The edge never guards them (rest/edge.py)."""
+traffic), and `/metrics` (Prometheus). (`/` is the dashboard, or the API docs without one:
+dashboard.py.) The edge never guards them (rest/edge.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from marketpulse_common.keys import Channel
 from marketpulse_gateway.errors import StoreUnavailable
@@ -90,11 +90,6 @@ async def readyz(gateway: GatewayDep) -> Response:
 async def metrics(gateway: GatewayDep) -> Response:
     gateway.metrics.upstream = await read_upstream(gateway)
     return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get("/", include_in_schema=False)
-async def home() -> RedirectResponse:
-    return RedirectResponse("/docs", status_code=307)
 
 
 async def read_upstream(gateway: Gateway) -> UpstreamReport | None:

@@ -13,8 +13,9 @@ takes the full path, in order:
 
 1. a body over MP_MAX_BODY_BYTES (by Content-Length), or of unannounced length → 413;
 2. a CORS preflight → answered here (browsers send no credentials on a preflight);
-3. operations routes (health, metrics, docs, `/`) → FastAPI, unguarded, so probes never
-   401/429 and a browser opening the address finds the docs;
+3. operations routes (health, metrics, docs) and the dashboard's files (`/`, `/ui/…`) →
+   FastAPI, unguarded, so probes never 401/429 and a browser opening the address finds the
+   dashboard (which asks for a key when one is needed);
 4. API key and rate limit (admission.Admission), asking Redis if need be → 401 / 429 / 503;
 5. a GET the in-process cache can answer (hot_cache.py) → the ready bytes, or 304;
 6. everything else → FastAPI, which owns routing, validation, the OpenAPI document and every
@@ -35,6 +36,7 @@ from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
 
 from marketpulse_gateway.admission import Denial, Header, key_from_headers
+from marketpulse_gateway.dashboard import UI_PREFIX
 from marketpulse_gateway.metrics import UNMATCHED_ROUTE, HistogramSeries
 from marketpulse_gateway.problems import denial_response
 from marketpulse_gateway.rest.context import RestContext
@@ -175,7 +177,7 @@ class Edge:
             return await _refuse(send, scope, receive, too_large, cors), EDGE_ROUTE
         if method == "OPTIONS" and heads.origin and heads.preflight_method:
             return await _preflight(gateway, send, heads), EDGE_ROUTE
-        if path not in OPERATIONS_PATHS:
+        if path not in OPERATIONS_PATHS and not path.startswith(UI_PREFIX):
             denial = await gateway.access.admit(heads.api_key, _host(scope))
             if denial is not None:
                 return await _refuse(send, scope, receive, denial, cors), EDGE_ROUTE
