@@ -94,7 +94,7 @@ async def _idle(redis: Redis, instance: str, stop: asyncio.Event) -> None:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Run the sentiment service until `stop` is set."""
     instance = instance_id(SERVICE)
-    redis = create_redis(settings.redis_dsn, client_name=instance)
+    redis = create_redis(settings.redis_dsn, client_name=instance, cluster=settings.redis_cluster)
     provider: Provider | None = None
     try:
         provider = build_provider(settings, redis)
