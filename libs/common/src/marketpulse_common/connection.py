@@ -40,9 +40,6 @@ SOCKET_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 3.0
 # Connections idle longer than this are PINGed before use (catches a restarted Redis).
 HEALTH_CHECK_INTERVAL_S = 15
-# A cluster client's retries must outlast a failover (node timeout + election, a few seconds
-# with a short `cluster-node-timeout`); the backoff below sums to ~8 s over 10 attempts.
-CLUSTER_MIN_RETRIES = 10
 
 
 def create_redis(
@@ -68,7 +65,9 @@ def create_redis(
 
 
 def _create_cluster(url: str, *, client_name: str | None, retries: int) -> Redis:
-    attempts = max(retries, CLUSTER_MIN_RETRIES) if retries else 0
+    # The same bounded retries as standalone, not enough to wait out a whole failover: the
+    # gateway must answer from memory meanwhile, and every worker loop already backs off and
+    # carries on by itself (a failover takes about node timeout + 1 s).
     client = _ClusterClient.from_url(
         url,
         decode_responses=True,
@@ -76,7 +75,7 @@ def _create_cluster(url: str, *, client_name: str | None, retries: int) -> Redis
         socket_connect_timeout=CONNECT_TIMEOUT_S,
         socket_keepalive=True,
         health_check_interval=HEALTH_CHECK_INTERVAL_S,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=1.0), attempts),
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError, ClusterDownError, TryAgainError],
         # Slots of a live master stay usable while another master fails over.
         require_full_coverage=False,
