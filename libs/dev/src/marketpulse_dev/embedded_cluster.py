@@ -122,12 +122,24 @@ class LocalCluster:
     def start(self, timeout: float = 30.0) -> None:
         try:
             for node in self.nodes:
-                node.start()
+                self._start_node(node)
             self._create(timeout)
             self.wait_ok(timeout)
         except BaseException:
             self.stop()
             raise
+
+    def _start_node(self, node: RedisServer, attempts: int = 5) -> None:
+        """Start one node; another process may take a probed-free port (or its bus port)
+        before redis-server binds it, so a node that cannot listen gets a new pair."""
+        for attempt in range(attempts):
+            try:
+                node.start()
+                return
+            except RedisServerError as e:
+                if "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                node.port = free_cluster_port({n.port for n in self.nodes})
 
     def _create(self, timeout: float) -> None:
         addresses = [f"127.0.0.1:{port}" for port in self.ports]
