@@ -121,6 +121,7 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
     product: Product | None = None
     redis = target.client("failover-test")
     tasks: list[asyncio.Task[Any]] = []
+    http: httpx.AsyncClient | None = None
     try:
         product = start_product(tmp_path / "product", **target.env())
         http = httpx.AsyncClient(base_url=product.base_url)
@@ -203,6 +204,8 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if http is not None:
+            await http.aclose()
         await redis.aclose()
         if product is not None:
             stop_product(product)

@@ -231,15 +231,17 @@ class Hub:
         latest = self._latest.get(event.channel)
         # Diff only against the value this entry follows; otherwise send it whole.
         follows = latest is not None and (latest.seq, latest.epoch) == (event.prev_seq, event.epoch)
-        same_epoch = latest is not None and latest.epoch == event.epoch
-        if same_epoch and latest is not None and event.key <= seq_key(latest.seq):
-            return  # a lagging or re-reading reader: every subscriber has it already
+        rewound = False
+        if not follows and latest is not None and latest.epoch == event.epoch:
+            if event.key <= seq_key(latest.seq):
+                return  # a lagging or re-reading reader: every subscriber has it already
+            rewound = _rewound(event.prev_seq, latest.seq)
         before = latest.value if follows and latest is not None else None
         self._latest[event.channel] = _Latest(event.seq, event.epoch, value)
         subscribers = self._subscribers.get(event.channel)
         if not subscribers:
             return
-        if same_epoch and latest is not None and _rewound(event.prev_seq, latest.seq):
+        if rewound:
             self._resync(event, value, tuple(subscribers.values()))
             return
         delta = Delta(
