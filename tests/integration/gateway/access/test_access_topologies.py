@@ -36,9 +36,11 @@ async def test_the_shared_bucket_grants_the_burst_then_refuses(
 ) -> None:
     redis = redis_target.client()
     try:
-        buckets = RedisBuckets(redis, GcraPolicy.per_minute(60, burst=3))
-        grants = [(await buckets.take(f"key:{unique}", 1)).granted for _ in range(5)]
-        assert sum(grants) in (3, 4)  # the burst, plus at most one that refilled meanwhile
+        await redis.ping()  # a cluster client's first call discovers the nodes: not timed here
+        # One request a minute: nothing refills while the test runs, however slow the machine.
+        buckets = RedisBuckets(redis, GcraPolicy.per_minute(1, burst=3))
+        first = await buckets.take(f"key:{unique}", 10)
+        assert 3 <= first.granted <= 4  # the burst (GCRA grants burst + the one due now)
         refused = await buckets.take(f"key:{unique}", 1)
         assert refused.granted == 0 and refused.retry_after_us > 0
     finally:
