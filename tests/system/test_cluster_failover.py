@@ -147,6 +147,14 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
             what="live bitcoin ticker deltas",
         )  # fmt: skip
 
+        async def all_beating() -> bool:
+            beacons = await live_instances(redis)
+            fresh = {
+                str(b["instance"]).split("-")[0] for b in beacons if b["ts"] > time.time() - 10
+            }
+            return fresh >= set(SERVICES)
+
+        await eventually(all_beating, timeout=60, what="every service started and beating")
         victim = cluster.master_of(Channel(ChannelKind.TICKER, "bitcoin").stream_key)
         survivor = cluster.master_of(Channel(ChannelKind.TICKER, "ethereum").stream_key)
         assert victim is not survivor, "the test needs bitcoin and ethereum on two masters"
@@ -174,13 +182,6 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
 
         # Every service is alive (none restarted) and beating.
         assert product.proc.poll() is None, product.output()
-
-        async def all_beating() -> bool:
-            beacons = await live_instances(redis)
-            fresh = {
-                str(b["instance"]).split("-")[0] for b in beacons if b["ts"] > time.time() - 10
-            }
-            return fresh >= set(SERVICES)
 
         await eventually(all_beating, timeout=30, what="a fresh beacon from every service")
 

@@ -35,9 +35,14 @@ class TestSeqKey:
         """Stream ids order by milliseconds, then sequence, as numbers not strings."""
         ids = ["10-0", "9-5", "10-10", "10-2", "100-0"]
         assert sorted(ids, key=seq_key) == ["9-5", "10-0", "10-2", "10-10", "100-0"]
+        assert seq_key("18446744073709551615-18446744073709551615") == (2**64 - 1, 2**64 - 1)
 
-    @pytest.mark.parametrize("bad", ["", "10", "a-1", "1-b", "-1", "1-", "1-2-3"])
+    @pytest.mark.parametrize(
+        "bad",
+        ["", "10", "a-1", "1-b", "-1", "1-", "1-2-3", "٣-1", "1-²", "18446744073709551616-0"],
+    )
     def test_rejects_non_ids(self, bad: str) -> None:
-        """Anything that is not `<ms>-<n>` is rejected."""
+        """Anything that is not `<ms>-<n>` as Redis reads it (ASCII digits, 64-bit parts) is
+        rejected: a position that passes is safe to send to XRANGE."""
         with pytest.raises(ValueError, match="stream position"):
             seq_key(bad)

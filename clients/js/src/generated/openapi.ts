@@ -854,7 +854,10 @@ export interface operations {
     list_assets_v1_assets_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -863,15 +866,53 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_AssetSummary__"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description API key missing (when required), unknown or revoked. */
+            401: {
+                headers: {
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Over the rate limit; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -888,9 +929,15 @@ export interface operations {
                 /** @description Candle timeframe; must be one of MP_TIMEFRAMES. */
                 tf?: components["schemas"]["Timeframe"];
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -900,15 +947,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_Candle__"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -936,6 +999,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -945,6 +1010,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -959,9 +1026,15 @@ export interface operations {
                 /** @description Candle timeframe; must be one of MP_TIMEFRAMES. */
                 tf?: components["schemas"]["Timeframe"];
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -971,15 +1044,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Evaluation_"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1007,6 +1096,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1016,6 +1107,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1030,9 +1123,15 @@ export interface operations {
                 /** @description Candle timeframe; must be one of MP_TIMEFRAMES. */
                 tf?: components["schemas"]["Timeframe"];
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -1042,15 +1141,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Forecast_"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1078,6 +1193,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1087,6 +1204,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1101,9 +1220,15 @@ export interface operations {
                 /** @description Candle timeframe; must be one of MP_TIMEFRAMES. */
                 tf?: components["schemas"]["Timeframe"];
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -1113,15 +1238,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Indicators_"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1149,6 +1290,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1158,6 +1301,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1169,9 +1314,15 @@ export interface operations {
     sentiment_v1_assets__asset__sentiment_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -1181,15 +1332,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Sentiment_"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1217,6 +1384,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1226,6 +1395,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1242,9 +1413,15 @@ export interface operations {
                 /** @description Candle timeframe; must be one of MP_TIMEFRAMES. */
                 tf?: components["schemas"]["Timeframe"];
             };
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -1254,15 +1431,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["SnapshotEnvelope"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1290,6 +1483,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1299,6 +1494,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1310,9 +1507,15 @@ export interface operations {
     ticker_v1_assets__asset__ticker_get: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag from an earlier response (or `*`): 304 while it still matches. */
+                "If-None-Match"?: string;
+            };
             path: {
-                /** @description CoinGecko coin id, one of MP_ASSETS. */
+                /**
+                 * @description CoinGecko coin id, one of MP_ASSETS.
+                 * @example bitcoin
+                 */
                 asset: string;
             };
             cookie?: never;
@@ -1322,15 +1525,31 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Ticker_"];
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    /** @description `no-cache`: revalidate with If-None-Match. */
+                    "Cache-Control"?: string;
+                    /** @description Weak entity tag of the data (and its stale flag). */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description API key missing (when required), unknown or revoked. */
             401: {
                 headers: {
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1358,6 +1577,8 @@ export interface operations {
             /** @description Over the rate limit; see Retry-After. */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1367,6 +1588,8 @@ export interface operations {
             /** @description No data yet or cache down; see Retry-After. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After": string;
                     [name: string]: unknown;
                 };
                 content: {

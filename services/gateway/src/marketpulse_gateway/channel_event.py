@@ -14,6 +14,8 @@ from typing import Protocol
 from marketpulse_common.publisher import entry_from_fields
 
 SeqKey = tuple[int, int]
+# Each part of a Redis stream id is an unsigned 64-bit integer.
+_MAX_PART = 2**64 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,8 @@ class ChannelEvent:
     data: str
     # Where the value came from (the publisher's `src`: "coingecko", "compute", …; may be "").
     source: str = ""
+    # The publishing span's W3C traceparent ("" when tracing is off).
+    trace: str = ""
 
     @classmethod
     def from_entry(cls, channel: str, entry_id: str, fields: Mapping[str, str]) -> ChannelEvent:
@@ -43,6 +47,7 @@ class ChannelEvent:
             ts=entry.ts,
             data=entry.data,
             source=entry.source,
+            trace=entry.trace,
         )
 
 
@@ -56,8 +61,15 @@ class EventSink(Protocol):
 
 
 def seq_key(seq: str) -> SeqKey:
-    """Order key of a stream entry id `<ms>-<n>`; raises ValueError for anything else."""
+    """Order key of a stream entry id `<ms>-<n>`; raises ValueError for anything else.
+
+    Strictly what Redis accepts as an id: ASCII digits (str.isdigit also takes "٣" and "²")
+    and each part within 64 bits, so a position that passes can be sent to XRANGE."""
     ms, sep, n = seq.partition("-")
-    if not sep or not ms.isdigit() or not n.isdigit():
+    if not sep or not _unsigned(ms) or not _unsigned(n):
         raise ValueError(f"not a stream position: {seq!r}")
     return int(ms), int(n)
+
+
+def _unsigned(part: str) -> bool:
+    return part.isascii() and part.isdigit() and int(part) <= _MAX_PART

@@ -67,13 +67,12 @@ _KINDS: dict[type[GatewayError], ProblemKind] = {
 }
 _FALLBACK = ProblemKind("internal-error", "Internal error", 500)
 
-# For the OpenAPI document: what each data endpoint may answer besides 200.
-# (401 and 429 come from the edge, rest/edge.py, before a route runs.)
+# For the OpenAPI document: what a data endpoint's route may answer besides 200. The edge's
+# own answers (304, 401, 429, 503 while keys cannot be checked) are added to every guarded
+# operation by rest/openapi.py, with the headers each carries.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "API key missing (when required), unknown or revoked."},
     404: {"model": Problem, "description": "Unknown asset (problem+json)."},
     422: {"model": Problem, "description": "Bad parameter or unserved timeframe (problem+json)."},
-    429: {"model": Problem, "description": "Over the rate limit; see Retry-After."},
     503: {"model": Problem, "description": "No data yet or cache down; see Retry-After."},
 }
 

@@ -76,7 +76,7 @@ async def _consume(
         ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms),
     )
     # Groups exist before the first beat, so a live beacon means this instance is consuming.
-    await consumer.ensure_groups()
+    await consumer.ensure_groups_patiently(stop)
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(consumer.run(stop))
         tasks.create_task(trim_sentiment_streams(redis, settings.assets, stop))
