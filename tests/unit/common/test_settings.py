@@ -81,3 +81,33 @@ def test_anthropic_is_the_provider_when_its_key_is_set(monkeypatch: pytest.Monke
     s = load_settings()
     assert s.sentiment == "anthropic"
     assert "sk-ant-test" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("unix:///tmp/redis.sock", "redis:// or rediss://"),
+        ("redis://127.0.0.1:7000/2", "only database 0"),
+    ],
+)
+def test_cluster_mode_refuses_a_url_no_cluster_can_serve(
+    monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
+    """MP_REDIS_CLUSTER=true with a socket path or a database other than 0 stops at start."""
+    monkeypatch.setenv("MP_REDIS_URL", url)
+    monkeypatch.setenv("MP_REDIS_CLUSTER", "true")
+    with pytest.raises(SettingsError, match=message) as info:
+        load_settings()
+    assert str(info.value).startswith("invalid setting MP_REDIS_CLUSTER:")
+    monkeypatch.setenv("MP_REDIS_CLUSTER", "false")
+    assert load_settings().redis_cluster is False
+
+
+def test_cluster_mode_is_off_by_default_and_takes_a_node_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MP_REDIS_CLUSTER", raising=False)
+    assert load_settings().redis_cluster is False
+    monkeypatch.setenv("MP_REDIS_URL", "redis://10.0.0.5:7000")
+    monkeypatch.setenv("MP_REDIS_CLUSTER", "true")
+    assert load_settings().redis_cluster is True

@@ -9,6 +9,10 @@ The contract every worker relies on:
   goes to the dead-letter stream with the reason, and is acknowledged;
 - a missing group (Redis restarted without its data) is recreated at `0`, and the consumer
   carries on; handlers are idempotent, so re-reading history is safe.
+
+On Redis Cluster an XREADGROUP may only name streams of one hash slot: the consumer then runs
+one loop per slot (one asset's streams, by their `{asset}` tag), all sharing the handler,
+the consumer name and the stats. Standalone Redis keeps one loop over every stream.
 """
 
 from __future__ import annotations
@@ -21,17 +25,36 @@ from typing import cast
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    RedisClusterException,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.connection import MAX_BLOCK_MS, slot_groups
 from marketpulse_common.consumer_metrics import DEAD_LETTERS, record_backlog
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import DEAD_LETTER_MAXLEN, DEAD_LETTER_STREAM
 from marketpulse_common.logs import get_logger
 
 log = get_logger(__name__)
+
+# Redis (or one cluster node) unavailable for now: wait and carry on. The cluster kinds are
+# a failover in progress (CLUSTERDOWN, TRYAGAIN, a redirect still moving) or no node known
+# to serve a slot yet (RedisClusterException), after the client's own bounded retries.
+_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterDownError,
+    TryAgainError,
+    AskError,
+    RedisClusterException,
+)
 
 PRUNE_INTERVAL_S = 300.0
 
@@ -93,6 +116,10 @@ class StreamConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the message in hand is always finished first."""
+        groups = slot_groups(self._redis, self._streams)
+        if len(groups) > 1:
+            await self._run_per_slot(groups, stop)
+            return
         await self._recover(self.ensure_groups)
         await self._recover(self.drain_own_pending)
         next_claim = next_prune = 0.0
@@ -106,17 +133,43 @@ class StreamConsumer:
                 next_prune = time.monotonic() + PRUNE_INTERVAL_S
             await self._recover(self.read_new)
 
+    async def _run_per_slot(self, groups: list[list[str]], stop: asyncio.Event) -> None:
+        parts = [
+            StreamConsumer(
+                self._redis,
+                streams,
+                self._handler,
+                self._cfg,
+                dead_letter_stream=self._dead_letter_stream,
+            )
+            for streams in groups
+        ]
+        async with asyncio.TaskGroup() as tasks:
+            for part in parts:
+                part.stats = self.stats
+                tasks.create_task(part.run(stop))
+
     async def _recover(self, step: Callable[[], Awaitable[object]]) -> None:
         try:
             await step()
+        except _UNAVAILABLE as e:
+            log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
+            await asyncio.sleep(1.0)
         except ResponseError as e:
             if "NOGROUP" not in str(e):
                 raise
             log.warning("consumer group missing; recreating", group=self._cfg.group)
             await self.ensure_groups()
-        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
-            log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
-            await asyncio.sleep(1.0)
+
+    async def ensure_groups_patiently(self, stop: asyncio.Event) -> None:
+        """`ensure_groups`, waiting out a Redis outage (a failover as the service starts)."""
+        while not stop.is_set():
+            try:
+                await self.ensure_groups()
+                return
+            except _UNAVAILABLE as e:
+                log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
+                await asyncio.sleep(1.0)
 
     async def ensure_groups(self) -> None:
         for stream in self._streams:

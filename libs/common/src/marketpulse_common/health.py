@@ -64,8 +64,8 @@ async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, obj
     return found
 
 
-async def _this_host_is_live(redis_url: str, service: str) -> bool:
-    client = create_redis(redis_url, retries=0)
+async def _this_host_is_live(redis_url: str, service: str, *, cluster: bool = False) -> bool:
+    client = create_redis(redis_url, retries=0, cluster=cluster)
     try:
         prefix = f"{service}-{socket.gethostname()}-"
         found = await live_instances(client, service)
@@ -80,7 +80,9 @@ def main() -> None:
         raise SystemExit("usage: python -m marketpulse_common.health <service>")
     settings = settings_or_exit()
     try:
-        live = asyncio.run(_this_host_is_live(settings.redis_dsn, sys.argv[1]))
+        live = asyncio.run(
+            _this_host_is_live(settings.redis_dsn, sys.argv[1], cluster=settings.redis_cluster)
+        )
     except Exception as e:
         raise SystemExit(f"unhealthy: {e}") from None
     raise SystemExit(0 if live else 1)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, NoReturn
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.errors import MarketpulseError, SettingsError
@@ -34,7 +34,8 @@ DRAIN_TIMEOUT_S = 8.0
 EXIT_SETTINGS = 2
 EXIT_FAILED = 1
 # What the world around a service can do to it. Anything else escaping a service is a bug.
-_OPERATIONAL = (RedisError, OSError, MarketpulseError)
+# RedisClusterException: a cluster client that cannot reach any node or cover the slots.
+_OPERATIONAL = (RedisError, RedisClusterException, OSError, MarketpulseError)
 
 Work = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -85,15 +86,15 @@ def service_main(
 
 async def _checked_run(settings: Settings, work: Work) -> None:
     try:
-        await redis_reachable(settings.redis_dsn)
-    except RedisError as e:
+        await redis_reachable(settings.redis_dsn, cluster=settings.redis_cluster)
+    except (RedisError, RedisClusterException) as e:
         _exit(EXIT_FAILED, f"redis unavailable at start: {describe(e)}")
     await run_until_signalled(partial(work, settings))
 
 
-async def redis_reachable(url: str) -> None:
+async def redis_reachable(url: str, *, cluster: bool = False) -> None:
     """PING Redis once (with the client's retries); RedisError when it does not answer."""
-    client = create_redis(url, client_name="startup-check")
+    client = create_redis(url, client_name="startup-check", cluster=cluster)
     try:
         await client.ping()
     finally:

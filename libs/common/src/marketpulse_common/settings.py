@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     )
 
     redis_url: str | None = None
+    # True: MP_REDIS_URL names any node of a Redis Cluster (redis-py's cluster client).
+    redis_cluster: bool = False
     assets: Annotated[list[str], NoDecode] = ["bitcoin", "ethereum", "solana"]
     vs_currency: str = Field(default="usd", pattern=r"^[a-z]{2,10}$")
     timeframes: Annotated[list[Timeframe], NoDecode] = [
@@ -185,6 +188,18 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one timeframe is needed")
         return sorted(set(value), key=lambda tf: tf.seconds)
+
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_url(cls, value: bool, info: ValidationInfo) -> bool:
+        # redis_url is declared first, so it is validated (or failed) by now.
+        url = info.data.get("redis_url") or DEFAULT_REDIS_URL
+        parts = urlsplit(url)
+        if value and parts.scheme == "unix":
+            raise ValueError("a cluster needs MP_REDIS_URL to be a redis:// or rediss:// node")
+        if value and parts.path.strip("/") not in ("", "0"):
+            raise ValueError("a cluster has only database 0 (MP_REDIS_URL names another)")
+        return value
 
     @model_validator(mode="after")
     def _resolve_sentiment_provider(self) -> Settings:

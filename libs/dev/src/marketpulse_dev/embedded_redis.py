@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -66,6 +67,7 @@ class RedisServer:
         port: int | None = None,
         appendonly: bool = True,
         binary: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         # Absolute: redis-server changes into --dir before it opens --logfile, so a relative
         # path would be resolved twice (once here, once inside the data dir).
@@ -73,6 +75,7 @@ class RedisServer:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.binary = binary or find_redis_server()
+        self.extra_args = list(extra_args)
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,6 +107,7 @@ class RedisServer:
             "--appendfsync", "everysec",
             "--logfile", str(self.data_dir / "redis.log"),
             "--protected-mode", "yes",
+            *self.extra_args,
         ]  # fmt: skip
         # Own session: a Ctrl-C meant for the supervisor must not stop Redis before the
         # services have drained into it.

@@ -74,7 +74,7 @@ def forecasting_config(settings: Settings) -> ForecastingConfig:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Consume and publish until `stop` is set; the message in hand is finished first."""
     instance = instance_id(SERVICE)
-    redis = create_redis(settings.redis_dsn, client_name=instance)
+    redis = create_redis(settings.redis_dsn, client_name=instance, cluster=settings.redis_cluster)
     config = ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms)
     consumer = candle_consumer(
         redis,

@@ -75,9 +75,14 @@ class Gateway:
 async def open_gateway(
     settings: Settings, catalog: Catalog, tuning: Tuning, clock: Callable[[], float]
 ) -> AsyncIterator[Gateway]:
-    redis = create_redis(settings.redis_dsn, client_name=SERVICE)
+    redis = create_redis(settings.redis_dsn, client_name=SERVICE, cluster=settings.redis_cluster)
     # Checks on the request path (rate limits, keys, the watch) fail fast instead of retrying.
-    guard = create_redis(settings.redis_dsn, client_name=f"{SERVICE}-guard", retries=0)
+    guard = create_redis(
+        settings.redis_dsn,
+        client_name=f"{SERVICE}-guard",
+        retries=0,
+        cluster=settings.redis_cluster,
+    )
     metrics, store = GatewayMetrics(), StoreHealth()
     hot = HotCache(catalog, metrics, clock=clock)
     metrics.watch(redis_up=lambda: store.reachable, ages=hot.ages)

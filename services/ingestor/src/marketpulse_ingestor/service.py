@@ -39,7 +39,7 @@ JOB_DRAIN_TIMEOUT_S = 5.0
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Run one ingestor instance until `stop` is set."""
-    redis = create_redis(settings.redis_dsn, client_name=SERVICE)
+    redis = create_redis(settings.redis_dsn, client_name=SERVICE, cluster=settings.redis_cluster)
     try:
         source = await open_source(settings, redis)
         try:

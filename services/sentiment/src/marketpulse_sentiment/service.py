@@ -76,7 +76,7 @@ async def _consume(
         ConsumerConfig(group=GROUP, consumer=instance, claim_idle_ms=settings.claim_idle_ms),
     )
     # Groups exist before the first beat, so a live beacon means this instance is consuming.
-    await consumer.ensure_groups()
+    await consumer.ensure_groups_patiently(stop)
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(consumer.run(stop))
         tasks.create_task(trim_sentiment_streams(redis, settings.assets, stop))
@@ -94,7 +94,7 @@ async def _idle(redis: Redis, instance: str, stop: asyncio.Event) -> None:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Run the sentiment service until `stop` is set."""
     instance = instance_id(SERVICE)
-    redis = create_redis(settings.redis_dsn, client_name=instance)
+    redis = create_redis(settings.redis_dsn, client_name=instance, cluster=settings.redis_cluster)
     provider: Provider | None = None
     try:
         provider = build_provider(settings, redis)

@@ -308,3 +308,25 @@ def test_malformed_entry_is_rejected() -> None:
         ChannelEvent.from_entry(
             CHANNEL, "nope", {"s": "ticker/1", "d": "{}", "ts": "1", "epoch": "e"}
         )
+
+
+def test_history_that_went_back_gives_a_fresh_snapshot_not_a_broken_delta() -> None:
+    """After a failover lost the newest entries (same epoch, the next entry follows an older
+    one), live subscribers are told recovered: false and get that entry as a snapshot."""
+    hub, socket = Hub(), FakeSocket()
+    hub.prime(event("1-0", "", {"p": 1}))
+    hub.start(hub.subscribe(hub.connect(socket, ROOMY), CHANNEL), snapshot("1-0", {"p": 1}))
+    hub.publish(event("2-0", "1-0", {"p": 2}))
+    hub.publish(event("3-0", "2-0", {"p": 3}))  # 3-0 and 2-0 are lost with the old master
+    hub.publish(event("9-0", "1-0", {"p": 9}))  # the promoted replica's history goes on
+    hub.publish(event("10-0", "9-0", {"p": 10}))
+    frames = socket.decoded()
+    assert socket.types_and_seqs()[-4:] == [
+        ("delta", "3-0"),
+        ("subscribed", None),
+        ("snapshot", "9-0"),
+        ("delta", "10-0"),
+    ]
+    resubscribed = [f for f in frames if isinstance(f, Subscribed)][-1]
+    assert resubscribed.recovered is False
+    assert [f for f in frames if isinstance(f, Delta)][-1].prev_seq == "9-0"

@@ -56,7 +56,9 @@ class ApiKeyStore:
             created = await self._redis.hsetnx(api_key_key(issued.key_id), "digest", issued.digest)
             if created:  # else: an id collision (36^8 ids), draw again
                 break
-        async with self._redis.pipeline(transaction=True) as pipe:
+        # Not one MULTI: the record and the index live in different Redis Cluster slots. A
+        # crash between them leaves a record nobody was ever shown the key of: harmless.
+        async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(api_key_key(issued.key_id), mapping={"name": name, "created_at": _now()})
             pipe.sadd(api_key_index_key(), issued.key_id)
             await pipe.execute()

@@ -43,7 +43,7 @@ def main(argv: Sequence[str]) -> int:
     settings = settings_or_exit()
     register_secret(urlsplit(settings.redis_dsn).password)
     try:
-        return asyncio.run(_run(settings.redis_dsn, args))
+        return asyncio.run(_run(settings.redis_dsn, args, cluster=settings.redis_cluster))
     except (RedisError, OSError) as e:
         print(
             f"marketpulse: Redis at MP_REDIS_URL is unreachable: {type(e).__name__}",
@@ -52,8 +52,8 @@ def main(argv: Sequence[str]) -> int:
         return NOT_DONE
 
 
-async def _run(redis_url: str, args: argparse.Namespace) -> int:
-    redis = create_redis(redis_url, client_name="gateway-keys", retries=1)
+async def _run(redis_url: str, args: argparse.Namespace, *, cluster: bool = False) -> int:
+    redis = create_redis(redis_url, client_name="gateway-keys", retries=1, cluster=cluster)
     try:
         store = ApiKeyStore(redis)
         if args.command == "create":

@@ -19,6 +19,12 @@ published after step 1 reaches the buffer or the live path. Each subscription al
 highest seq it delivered and drops anything not above it, so a reader that lags or re-reads
 after a reconnect cannot repeat one.
 
+History that went back (a Redis Cluster failover promoted a replica that had not yet received
+the last few entries, or a standalone Redis restarted from an AOF a second behind): the next
+entry, in the same epoch, does not follow the last one the clients were sent. Live
+subscribers then get `subscribed` (recovered: false) and a fresh snapshot of that entry
+instead of a delta that would chain to a seq that no longer exists.
+
 A client whose unsent bytes would exceed its limit is closed with 4008 ("slow") at once: the
 hub never waits for a client, so one stalled reader cannot delay the others.
 """
@@ -233,10 +239,18 @@ class Hub:
         latest = self._latest.get(event.channel)
         # Diff only against the value this entry follows; otherwise send it whole.
         follows = latest is not None and (latest.seq, latest.epoch) == (event.prev_seq, event.epoch)
+        rewound = False
+        if not follows and latest is not None and latest.epoch == event.epoch:
+            if event.key <= seq_key(latest.seq):
+                return  # a lagging or re-reading reader: every subscriber has it already
+            rewound = _rewound(event.prev_seq, latest.seq)
         before = latest.value if follows and latest is not None else None
         self._latest[event.channel] = _Latest(event.seq, event.epoch, value)
         subscribers = self._subscribers.get(event.channel)
         if not subscribers:
+            return
+        if rewound:
+            self._resync(event, value, tuple(subscribers.values()))
             return
         delta = Delta(
             channel=event.channel,
@@ -253,6 +267,27 @@ class Hub:
         self._on_sent(sent)
         if sent:
             self._on_delivered(event.channel, time.time() - event.ts)
+
+    def _resync(
+        self, event: ChannelEvent, value: Any, subscribers: tuple[Subscription, ...]
+    ) -> None:
+        """History went back: live subscribers restart from this entry as a snapshot."""
+        subscribed = outgoing(
+            encode_frame(Subscribed(channel=event.channel, epoch=event.epoch, recovered=False))
+        )
+        snapshot = outgoing(
+            encode_frame(
+                SnapshotFrame(channel=event.channel, epoch=event.epoch, seq=event.seq, data=value)
+            )
+        )
+        key, sent = event.key, 0
+        for sub in subscribers:
+            if sub.buffer is not None:
+                sub.offer(key, snapshot)  # still joining: its own snapshot read decides
+                continue
+            sub.floor = key
+            sent += sub.outbox.offer(subscribed) + sub.outbox.offer(snapshot)
+        self._on_sent(sent)
 
     def beat(self, ts: float) -> None:
         frame = outgoing(encode_frame(Heartbeat(ts=ts)))
@@ -273,6 +308,12 @@ class Hub:
     def _current(sub: Subscription) -> bool:
         # False when unsubscribed or superseded while its snapshot or history was being read.
         return sub.outbox.subscriptions.get(sub.channel) is sub
+
+
+def _rewound(prev_seq: str | None, latest_seq: str) -> bool:
+    """The entry follows one older than the newest the clients were sent: history went back.
+    (One that follows a newer entry is a plain gap, which `prev_seq` already shows.)"""
+    return not prev_seq or seq_key(prev_seq) < seq_key(latest_seq)
 
 
 def _snapshot_frame(channel: str, snapshot: Snapshot | None) -> SnapshotFrame:

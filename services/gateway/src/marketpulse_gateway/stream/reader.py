@@ -9,6 +9,10 @@ and nothing here needs acknowledging. The reader starts at each stream's newest 
 follows from the last id it saw per stream; starting from "$" on every call would drop
 entries added between two calls. A Redis outage pauses reading with capped backoff and
 resumes from the same ids, so nothing still in a stream's history is skipped.
+
+On Redis Cluster one XREAD may only name keys of one hash slot, so the reader follows each
+slot's streams (one asset's, by their `{asset}` tag) in its own blocking loop; standalone
+Redis keeps the single XREAD over every stream.
 """
 
 from __future__ import annotations
@@ -18,16 +22,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.typing import KeyT, StreamIdT
 
-from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.connection import MAX_BLOCK_MS, slot_groups
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
 from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
+
+# What a Redis or Redis Cluster outage raises (a cluster client with no node serving a slot
+# raises RedisClusterException, which is not a RedisError).
+_UNAVAILABLE = (RedisError, RedisClusterException)
 
 # Entries taken per XREAD: enough to catch up after a pause in a few calls without holding
 # the event loop for long on one reply.
@@ -63,11 +71,21 @@ class StreamReader:
         """Read until cancelled (by the gateway's lifespan)."""
         positions = await self._start_positions()
         self.ready.set()
+        groups = slot_groups(self._redis, list(positions))
+        if len(groups) == 1:
+            await self._follow(positions)
+            return
+        async with asyncio.TaskGroup() as tasks:
+            for keys in groups:
+                tasks.create_task(self._follow({key: positions[key] for key in keys}))
+
+    async def _follow(self, positions: dict[str, str]) -> None:
+        """XREAD `positions` (keys of one slot on a cluster) for ever, moving them on."""
         while True:
             try:
                 streams = cast("dict[KeyT, StreamIdT]", positions)
                 reply = await self._redis.xread(streams, block=self._block_ms, count=self._batch)
-            except RedisError as e:
+            except _UNAVAILABLE as e:
                 await self._pause(e)
                 continue
             self._recovered()
@@ -80,7 +98,7 @@ class StreamReader:
                 for key in self._names:
                     pipe.xrevrange(key, count=1)
                 replies = await pipe.execute()
-            except RedisError as e:
+            except _UNAVAILABLE as e:
                 await self._pause(e)
                 continue
             self._recovered()
@@ -110,7 +128,7 @@ class StreamReader:
             # Not the publisher's format (or not JSON): skip it, never stop the stream.
             log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
 
-    async def _pause(self, error: RedisError) -> None:
+    async def _pause(self, error: Exception) -> None:
         if not self._delay:
             log.warning("stream reading paused: Redis unavailable", error=repr(error))
         self._delay = min(BACKOFF_CAP_S, max(BACKOFF_FIRST_S, self._delay * 2))
