@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class RestLoad:
     stale: Counter[bool] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
+    # (monotonic time the answer came, status, meta.stale) for every answer
+    timeline: list[tuple[float, int, bool | None]] = field(default_factory=list)
 
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -58,10 +61,16 @@ class RestLoad:
             self.errors[type(e).__name__] += 1
             return
         self.statuses[response.status_code] += 1
-        if response.status_code >= 500 and response.status_code != 503:
+        stale = None
+        if response.status_code >= 500:
             self.server_errors.append(f"{url}: {response.status_code} {response.text[:300]}")
-        elif response.status_code == 200 and url.startswith("http") and "/v1/" in url:
-            self.stale[bool(response.json()["meta"]["stale"])] += 1
+        elif response.status_code == 200:
+            stale = bool(response.json()["meta"]["stale"])
+            self.stale[stale] += 1
+        self.timeline.append((time.monotonic(), response.status_code, stale))
+
+    def between(self, start: float, end: float) -> list[tuple[int, bool | None]]:
+        return [(status, stale) for t, status, stale in self.timeline if start <= t <= end]
 
     @property
     def requests(self) -> int:

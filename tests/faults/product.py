@@ -8,19 +8,24 @@ restart from its AOF, or a restart with its data directory emptied (everything l
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from marketpulse_common.keys import candles_key
+from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import free_port
+from tests.faults.load import WsReader
+from tests.faults.verdict import Verdict, compare
 from tests.processes import ServiceProcess
 from tests.system.stack import ASSET, Stack
-from tests.waiting import eventually_sync
+from tests.waiting import eventually, eventually_sync
 
 __all__ = ["ASSET", "FaultStack", "running_fault_stack"]
 
@@ -118,6 +123,30 @@ class FaultStack(Stack):
         )
 
 
+async def catch_up(
+    stack: FaultStack, readers: Sequence[WsReader], channels: Sequence[str], timeout: float = 30
+) -> dict[str, str]:
+    """Wait for an update newer than the current one on every channel, then for every
+    reader to have received it; returns those updates' seqs."""
+    now = {ch: await asyncio.to_thread(stack.server_value, ch) for ch in channels}
+
+    async def newer() -> dict[str, str] | None:
+        found = {ch: await asyncio.to_thread(stack.server_value, ch) for ch in channels}
+        seqs = {ch: v.seq for ch, v in found.items() if v is not None}
+        before = {ch: v.seq for ch, v in now.items() if v is not None}
+        if len(seqs) < len(channels) or any(before.get(ch) == seq for ch, seq in seqs.items()):
+            return None
+        return seqs
+
+    targets = await eventually(newer, timeout=timeout, what="a new update on every channel")
+
+    async def reached() -> bool:
+        return all(r.has_reached(ch, seq) for ch, seq in targets.items() for r in readers)
+
+    await eventually(reached, timeout=timeout, what=f"every client at {targets}")
+    return targets
+
+
 @contextmanager
 def running_fault_stack(
     workdir: Path, *, env: Mapping[str, str] | None = None
@@ -131,3 +160,14 @@ def running_fault_stack(
         raise
     finally:
         stack.stop()
+
+
+def candle_history_verdict(stack: FaultStack, scenario: str, tf: Timeframe) -> Verdict:
+    """The stored candle history (the sorted set the gateway serves): every open time from
+    the oldest to the newest present, once each (no gap, no duplicate candle)."""
+    raw = stack.redis.zrange(candles_key(ASSET, tf), 0, -1, withscores=True)
+    times = [int(score) for _, score in raw]  # type: ignore[union-attr]
+    if not times:
+        return Verdict(scenario, 0, 0, 0, 0)
+    produced = list(range(times[0], times[-1] + tf.seconds, tf.seconds))
+    return compare(scenario, produced, times)

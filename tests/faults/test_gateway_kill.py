@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.faults.load import RestLoad, WsReader, delivery_verdict, running
-from tests.faults.product import ASSET, FaultStack, running_fault_stack
+from tests.faults.product import ASSET, catch_up, running_fault_stack
 from tests.faults.verdict import Verdict
-from tests.waiting import eventually
 
 pytestmark = [pytest.mark.system, pytest.mark.faults]
 
@@ -28,26 +27,6 @@ CHANNELS = [f"ticker:{ASSET}", f"candles:{ASSET}:5m", f"indicators:{ASSET}:5m"]
 ON_VICTIM, ON_SURVIVOR = 8, 4
 # Updates every client must receive after the kill: at 600× a 5m candle closes every 0.5 s.
 AFTER_KILL = 5
-
-
-async def catch_up(stack: FaultStack, readers: list[WsReader], timeout: float = 30) -> None:
-    """Wait for an update newer than the current one on every channel, then for every
-    reader to have received it."""
-    now = {ch: await asyncio.to_thread(stack.server_value, ch) for ch in CHANNELS}
-
-    async def newer() -> dict[str, str] | None:
-        found = {ch: await asyncio.to_thread(stack.server_value, ch) for ch in CHANNELS}
-        if any(v is None or (now[ch] is not None and v.seq == now[ch].seq)  # type: ignore[union-attr]
-               for ch, v in found.items()):  # fmt: skip
-            return None
-        return {ch: v.seq for ch, v in found.items() if v is not None}
-
-    targets = await eventually(newer, timeout=timeout, what="a new update on every channel")
-
-    async def reached() -> bool:
-        return all(r.has_reached(ch, seq) for ch, seq in targets.items() for r in readers)
-
-    await eventually(reached, timeout=timeout, what=f"every client at {targets}")
 
 
 async def test_clients_of_a_killed_gateway_resume_on_another_with_no_missed_seq(
@@ -65,15 +44,15 @@ async def test_clients_of_a_killed_gateway_resume_on_another_with_no_missed_seq(
         rest = RestLoad([f"{spare}/v1/assets/{ASSET}/ticker",
                          f"{spare}/v1/assets/{ASSET}/candles?tf=5m&limit=50"])  # fmt: skip
         async with running(*(r.run for r in readers), rest.run):
-            await catch_up(stack, readers)
+            await catch_up(stack, readers, CHANNELS)
             for reader in victims:  # they reconnect only once they surely missed updates
                 reader.gate.clear()
             await asyncio.to_thread(stack.kill_gateway)
-            await catch_up(stack, others)  # a newer update on every channel: all missed
+            await catch_up(stack, others, CHANNELS)  # a newer update on every channel: all missed
             for reader in victims:
                 reader.gate.set()
             for _ in range(AFTER_KILL):  # several fresh updates on every channel, all received
-                await catch_up(stack, readers)
+                await catch_up(stack, readers, CHANNELS)
         stack.assert_services_alive_except_gateway()
         verdict = delivery_verdict("gateway SIGKILL, WS resume", readers, stack.stream_ids)
         verdicts(verdict)
