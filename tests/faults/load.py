@@ -2,10 +2,11 @@
 
 `RestLoad` reads REST URLs in a loop and counts every status, `meta.stale` flag and
 transport error. `WsReader` is a WebSocket client written from the protocol (DESIGN §7):
-it subscribes, records every frame, and when its connection dies it reconnects — to the
-next URL in its list, i.e. another gateway replica — resuming each channel from the last
-`{epoch, seq}` it holds. `delivery_verdict` then compares what it received with the
-channel's history in Redis (what was produced).
+it subscribes, records every frame, resyncs a channel (a fresh snapshot) on a delta of
+another epoch or one that does not follow its seq, and when its connection dies it
+reconnects — to the next URL in its list, i.e. another gateway replica — resuming each
+channel from the last `{epoch, seq}` it holds. `delivery_verdict` then compares what it
+received with the channel's history in Redis (what was produced).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -91,6 +92,9 @@ class WsReader:
     connections: list[str] = field(default_factory=list)
     # Cleared by a test to hold reconnections back (so the client surely misses updates).
     gate: asyncio.Event = field(default_factory=asyncio.Event)
+    # (channel, "epoch" | "gap") each time the client had to take a fresh snapshot
+    resyncs: list[tuple[str, str]] = field(default_factory=list)
+    resyncing: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.gate.set()
@@ -103,9 +107,12 @@ class WsReader:
             with contextlib.suppress(OSError, TimeoutError, WebSocketException, InvalidHandshake):
                 async with connect(url, open_timeout=5, max_size=None) as ws:
                     self.connections.append(url)
+                    self.resyncing.clear()
                     await ws.send(orjson.dumps(self._subscribe()).decode())
                     async for raw in ws:
-                        self._receive(orjson.loads(raw))
+                        again = self._receive(orjson.loads(raw))
+                        if again is not None:
+                            await ws.send(orjson.dumps(again).decode())
             attempt += 1
             await asyncio.sleep(RECONNECT_PAUSE_S)
 
@@ -116,10 +123,30 @@ class WsReader:
             op["resume"] = resume
         return op
 
-    def _receive(self, frame: dict[str, Any]) -> None:
+    def _receive(self, frame: dict[str, Any]) -> dict[str, Any] | None:
+        """Record the frame; returns the op to send when the channel must be resynced."""
+        channel, kind = frame.get("channel"), frame.get("type")
+        if kind == "snapshot":
+            self.resyncing.discard(str(channel))
+        elif kind == "delta" and channel in self.resyncing:
+            frame["ignored"] = True  # belongs to the subscription being replaced
+        elif kind == "delta" and channel in self.positions:
+            # The documented client rule (DESIGN §7, clients/python channel.py): a delta of
+            # another epoch, or one that does not follow the held seq, means a fresh snapshot.
+            epoch, seq = self.positions[channel]
+            reason = "epoch" if frame["epoch"] != epoch else None
+            if reason is None and frame.get("prev_seq") != seq:
+                reason = "gap"
+            if reason is not None:
+                frame["ignored"] = True
+                self.frames.append(frame)
+                self.resyncs.append((channel, reason))
+                self.resyncing.add(channel)
+                return {"op": "subscribe", "channels": [channel]}
         self.frames.append(frame)
-        if frame.get("type") in ("snapshot", "delta") and frame.get("seq"):
-            self.positions[frame["channel"]] = (frame["epoch"], frame["seq"])
+        if kind in ("snapshot", "delta") and frame.get("seq") and not frame.get("ignored"):
+            self.positions[str(channel)] = (frame["epoch"], frame["seq"])
+        return None
 
     def last_seq(self, channel: str) -> str | None:
         position = self.positions.get(channel)
@@ -139,7 +166,7 @@ class WsReader:
         """The channel's updates split at each snapshot (a client's state starts over)."""
         found: list[list[dict[str, Any]]] = []
         for frame in self.frames:
-            if frame.get("channel") != channel or not frame.get("seq"):
+            if frame.get("channel") != channel or not frame.get("seq") or frame.get("ignored"):
                 continue
             if frame["type"] == "snapshot" or not found:
                 found.append([])
@@ -150,15 +177,23 @@ class WsReader:
 HistoryIds = Callable[[str, str, str], Sequence[str]]
 
 
-def delivery_verdict(scenario: str, readers: Sequence[WsReader], history: HistoryIds) -> Verdict:
+def delivery_verdict(
+    scenario: str,
+    readers: Sequence[WsReader],
+    history: HistoryIds,
+    epochs: Mapping[str, str] | None = None,
+) -> Verdict:
     """Every reader, every channel, every stretch between snapshots: the updates it got
     versus the channel's history (`history(channel, first_seq, last_seq)`) over that
     stretch. A delta whose `prev_seq` is not the previous seq received also counts as out
-    of order (the client would see a gap)."""
+    of order (the client would see a gap). With `epochs`, only the stretches in each
+    channel's given epoch (the history Redis still has)."""
     total = Verdict(scenario, 0, 0, 0, 0)
     for reader in readers:
         for channel in reader.channels:
             for segment in reader.segments(channel):
+                if epochs is not None and segment[0]["epoch"] != epochs[channel]:
+                    continue
                 seqs = [f["seq"] for f in segment]
                 produced = list(history(channel, seqs[0], max(seqs, key=seq_key)))
                 total += compare(scenario, produced, seqs)

@@ -63,5 +63,6 @@ async def test_clients_of_a_killed_gateway_resume_on_another_with_no_missed_seq(
         for reader in others:
             assert reader.connections == [stack.spare_ws_url]
         assert all(r.errors() == [] for r in readers)
+        assert all(r.resyncs == [] for r in readers)  # no client saw a gap or lost history
         assert rest.requests > 0 and rest.count_5xx() == 0, rest.statuses
         verdict.assert_clean()

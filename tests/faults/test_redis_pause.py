@@ -96,6 +96,7 @@ async def test_redis_paused_30s_gives_no_5xx_and_everything_flows_again(
         assert sum(rest.errors.values()) == 0, rest.errors  # no request hung or was refused
         assert len(during) > 50 and all(a == (200, True) for a in during), set(during)
         assert all(r.errors() == [] for r in readers)
+        assert all(r.resyncs == [] for r in readers)  # no client saw a gap or lost history
         verdict.assert_clean()
 
 
