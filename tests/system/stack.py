@@ -101,18 +101,18 @@ class Stack:
         return {"MARKETPULSE_URL": self.base_url, "MARKETPULSE_WS_URL": self.ws_url}
 
     def env(self) -> dict[str, str]:
-        return service_env(
-            MP_REDIS_URL=self.redis_url,
-            MP_ASSETS=ASSET,
-            MP_TIMEFRAMES=TIMEFRAMES,
-            MP_SOURCE="simulated",
-            MP_SIM_SPEED=SIM_SPEED,
-            MP_HISTORY_DEPTH="200",
-            MP_GATEWAY_PORT=str(self.port),
-            MP_RATE_LIMIT_PER_MINUTE="0",
-            MP_SENTIMENT_PROVIDER="off",
-            **self._extra,
-        )
+        defaults = {
+            "MP_REDIS_URL": self.redis_url,
+            "MP_ASSETS": ASSET,
+            "MP_TIMEFRAMES": TIMEFRAMES,
+            "MP_SOURCE": "simulated",
+            "MP_SIM_SPEED": SIM_SPEED,
+            "MP_HISTORY_DEPTH": "200",
+            "MP_GATEWAY_PORT": str(self.port),
+            "MP_RATE_LIMIT_PER_MINUTE": "0",
+            "MP_SENTIMENT_PROVIDER": "off",
+        }
+        return service_env(**{**defaults, **self._extra})  # `env` may override a default
 
     # --- the whole stack --------------------------------------------------------------
 
