@@ -134,6 +134,8 @@ export interface StreamDiagnostics {
   /** When the last frame arrived (ms since the epoch), null before any. */
   readonly lastFrameAt: number | null;
   readonly lastCloseCode: number | null;
+  /** How many connections ended with each close code (1006 for a connection that just died). */
+  readonly closeCodes: Readonly<Record<number, number>>;
   readonly lastError: string | null;
   readonly channels: Readonly<Record<string, ChannelDiagnostics>>;
 }
@@ -196,6 +198,7 @@ export class Stream {
   private onlineListener: (() => void) | null = null;
   private lastFrameAt: number | null = null;
   private lastCloseCode: number | null = null;
+  private readonly closeCodes: Record<number, number> = {};
   private lastError: string | null = null;
   private readonly counters: Counters = {
     connects: 0,
@@ -320,6 +323,7 @@ export class Stream {
       ...this.counters,
       lastFrameAt: this.lastFrameAt,
       lastCloseCode: this.lastCloseCode,
+      closeCodes: { ...this.closeCodes },
       lastError: this.lastError,
       channels,
     };
@@ -406,6 +410,7 @@ export class Stream {
     const wasOpen = this.opened;
     this.dropSocket();
     this.lastCloseCode = code;
+    if (code !== null) this.closeCodes[code] = (this.closeCodes[code] ?? 0) + 1;
     if (this.stopped) return;
     if (wasOpen && code === CloseCode.POLICY) {
       this.fail(

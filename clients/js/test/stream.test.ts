@@ -316,6 +316,7 @@ describe("reconnection and resume", () => {
       reconnects: 1,
       recovered: 1,
       lastCloseCode: 1006,
+      closeCodes: { 1006: 1 },
     });
   });
 

@@ -111,6 +111,7 @@ describe("with the ws package", () => {
     expect(mp.diagnostics).toMatchObject({
       connects: 2,
       lastCloseCode: 4008,
+      closeCodes: { 4008: 1 },
       recovered: 1,
       gaps: 0,
     });

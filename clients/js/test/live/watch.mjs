@@ -21,6 +21,8 @@
  * Commands in (one JSON object a line):
  *   {"cmd":"dump"}   {"cmd":"subscribe","channel":…}   {"cmd":"unsubscribe","channel":…}
  *   {"cmd":"close"}  {"cmd":"connect"}
+ *   {"cmd":"stall"}  {"cmd":"release"}   stop / start reading the current socket (ws pause()):
+ *                                         a reader too slow for the gateway, for a 4008 test
  *   {"cmd":"rest","id":1,"method":"ticker","args":["bitcoin"]}   (any REST method of the client)
  */
 
@@ -54,10 +56,16 @@ function print(line) {
   process.stdout.write(`${JSON.stringify({ ...line, t: Date.now() })}\n`);
 }
 
-/** ws, printing every frame it receives before the client handles it. */
-class TappedWebSocket extends WebSocket {
+/** Every socket the client opened, newest last: `stall` pauses the open one. */
+const sockets = [];
+
+/** ws, remembered for `stall`, and (with --frames) printing every frame it receives before
+ * the client handles it. */
+class TrackedWebSocket extends WebSocket {
   constructor(url) {
     super(url);
+    sockets.push(this);
+    if (!args.frames) return;
     this.addEventListener("message", (event) => {
       let frame;
       try {
@@ -78,7 +86,7 @@ const resumeFrom =
 const mp = new MarketPulse({
   url: args.url,
   apiKey: args["api-key"],
-  WebSocket: args.frames ? TappedWebSocket : WebSocket,
+  WebSocket: TrackedWebSocket,
   heartbeatMs: args["heartbeat-ms"] === undefined ? undefined : Number(args["heartbeat-ms"]),
   resumeFrom,
 });
@@ -180,6 +188,14 @@ input.on("line", (text) => {
       break;
     case "connect":
       mp.connect();
+      break;
+    case "stall":
+      sockets.at(-1)?.pause();
+      print({ event: "stalled", socket: sockets.length });
+      break;
+    case "release":
+      for (const socket of sockets) socket.resume();
+      print({ event: "released" });
       break;
     case "rest":
       void rest(command);
