@@ -1,17 +1,37 @@
 # One Dockerfile, one image per service: `--build-arg SERVICE=gateway` installs only the
 # gateway member and marketpulse-common, with the versions pinned in uv.lock.
-FROM python:3.11-slim AS build
+#
+# Build arguments for machines without registry access (the defaults are for everyone else):
+#   PYTHON_IMAGE  the base of both stages: any Debian-like image with python3 (+ venv) 3.11+
+#   WHEELHOUSE=1  install from .wheelhouse/ (deploy/build_wheelhouse.sh) instead of PyPI
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
+ARG WHEELHOUSE=""
 RUN test -n "$SERVICE" || (echo "build with --build-arg SERVICE=<ingestor|compute|sentiment|gateway>" && false)
-RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /app
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv
 COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
-RUN uv sync --locked --no-dev --no-editable --package "marketpulse-${SERVICE}"
+# A workspace member: uv checks the whole workspace against the lock.
+COPY clients/python ./clients/python
+# The wheelhouse when the context has one (uv.lock is named so the COPY always has a source).
+COPY uv.lock .wheelhous[e] /wheelhouse/
+RUN if [ -n "$WHEELHOUSE" ]; then \
+      python3 -m venv /app/.venv \
+      && /app/.venv/bin/pip install --no-cache-dir --no-index --find-links /wheelhouse \
+           -r "/wheelhouse/requirements-${SERVICE}.txt" \
+      && /app/.venv/bin/pip install --no-cache-dir --no-index --no-deps \
+           /wheelhouse/marketpulse_common-*.whl "/wheelhouse/marketpulse_${SERVICE}-"*.whl \
+      && /app/.venv/bin/python -m compileall -q /app/.venv/lib; \
+    else \
+      python3 -m venv /opt/uv && /opt/uv/bin/pip install --no-cache-dir "uv==0.13.9" \
+      && UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv \
+         /opt/uv/bin/uv sync --locked --no-dev --no-editable --package "marketpulse-${SERVICE}"; \
+    fi
 
-FROM python:3.11-slim
+FROM ${PYTHON_IMAGE}
 ARG SERVICE
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 MP_LOG_FORMAT=json SERVICE=${SERVICE}
 RUN useradd --system --uid 10001 marketpulse

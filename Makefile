@@ -9,6 +9,9 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 JS_CLIENT := clients/js
 NPM := $(shell command -v npm 2>/dev/null)
+# Compose v2 (`docker compose`) where installed, else v1 (`docker-compose`, Debian's package);
+# `=`: looked up only by the targets that use it.
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
 .PHONY: help install run demo test lint format bench up down clean
 
@@ -57,10 +60,10 @@ bench: install
 	$(VENV_PY) bench/run_all.py $(BENCH_ARGS)
 
 up:
-	docker compose up -d --build
+	$(COMPOSE) up -d --build
 
 down:
-	docker compose down
+	$(COMPOSE) down
 
 clean:
 	rm -rf .venv .tools .run .mypy_cache .ruff_cache .pytest_cache $(JS_CLIENT)/node_modules $(JS_CLIENT)/dist

@@ -261,11 +261,14 @@ class Load:
         self.next_index = 0
         self._heavy = 0
 
-    async def connect(self, port: int) -> None:
+    async def connect(self, port: int, *more: int) -> None:
+        """Connect the clients (dealt round-robin over `port` and `more` servers) and warm up."""
         loop = asyncio.get_running_loop()
-        for _ in range(self.tally.clients):
+        ports = (port, *more)
+        for n in range(self.tally.clients):
+            to = ports[n % len(ports)]
             _, client = await loop.create_connection(
-                lambda: BenchClient(self.tally, port, self.channel.name), "127.0.0.1", port
+                lambda to=to: BenchClient(self.tally, to, self.channel.name), "127.0.0.1", to
             )
             await asyncio.wait_for(client.upgraded, 10)
             self.clients.append(client)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
@@ -187,3 +188,45 @@ async def test_dead_consumers_without_pending_work_are_pruned(redis: Redis, uniq
         return names == {"holder"}
 
     await eventually(pruned, what="only the consumer holding work to remain")
+
+
+async def test_dead_letters_and_the_groups_backlog_reach_the_metrics(
+    redis: Redis, unique: str
+) -> None:
+    """dead letters are counted per group; the group's lag and pending per stream are gauged
+    from Redis's own count (XINFO GROUPS), including entries no replica has read yet."""
+    stream, dead = f"s-{unique}", f"dl-{unique}"
+    cfg = config(unique)
+    await redis.xadd(stream, {"poison": "1"})
+    release = asyncio.Event()
+
+    async def stuck(msg: StreamMessage) -> None:
+        if msg.fields.get("poison"):
+            raise PoisonMessage("bad payload")
+        await release.wait()  # holds the second entry: pending while the third waits
+
+    await redis.xadd(stream, {"n": "2"})
+    await redis.xadd(stream, {"n": "3"})
+    labels = {"group": cfg.group, "stream": stream}
+    one_at_a_time = ConsumerConfig(
+        group=cfg.group, consumer="c1", claim_interval_s=0.05, block_ms=50, count=1
+    )
+    consumer = StreamConsumer(redis, [stream], stuck, one_at_a_time, dead_letter_stream=dead)
+
+    def backlog_is(lag: int, pending: int) -> Callable[[], Awaitable[bool]]:
+        async def probe() -> bool:
+            await consumer.measure_backlog()
+            return (
+                REGISTRY.get_sample_value("marketpulse_consumer_lag_entries", labels) == lag
+                and REGISTRY.get_sample_value("marketpulse_consumer_pending_entries", labels)
+                == pending
+            )
+
+        return probe
+
+    async with running(consumer):
+        await eventually(backlog_is(1, 1), timeout=10, what="lag 1 and pending 1")
+        release.set()
+        await eventually(backlog_is(0, 0), timeout=10, what="the backlog drained")
+    dead_letters = "marketpulse_consumer_dead_letters_total"
+    assert REGISTRY.get_sample_value(dead_letters, {"group": cfg.group}) == 1

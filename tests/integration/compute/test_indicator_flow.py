@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 
 from marketpulse_common.events import encode_payload
 from marketpulse_compute.window import WINDOW_SIZE, window_from_members
@@ -115,3 +116,22 @@ async def test_an_event_for_a_candle_gone_from_the_cache_is_skipped(compute: Com
 
 async def _none_pending(compute: Compute) -> bool:
     return await compute.pending() == 0
+
+
+async def test_the_lag_from_announcement_to_indicators_is_measured(compute: Compute) -> None:
+    """stored → computed: one observation per published value, from the entry's time."""
+    family = "marketpulse_compute_stored_to_computed_seconds"
+    labels = {"output": "indicators"}
+    before = REGISTRY.get_sample_value(f"{family}_count", labels) or 0.0
+    candles = make_candles(100)
+    await cache_candles(compute.redis, compute.asset, candles)
+    await compute.announce(candles[-1])
+    await compute.wait_for_window(candles[-1].t)
+
+    async def observed() -> bool:
+        return (REGISTRY.get_sample_value(f"{family}_count", labels) or 0.0) == before + 1
+
+    await eventually(observed, timeout=10, what="one stored → computed observation")
+    inf = REGISTRY.get_sample_value(f"{family}_bucket", {**labels, "le": "+Inf"})
+    assert inf == before + 1
+    assert (REGISTRY.get_sample_value(f"{family}_bucket", {**labels, "le": "300.0"}) or 0) >= 1

@@ -47,6 +47,7 @@ async def test_metrics_content(
     assert (sample(text, P + "stream_lag_seconds_count") or 0) >= 1
     age = sample(text, P + "data_age_seconds", {"asset": asset, "channel": "ticker"})
     assert age is not None and 0 <= age < 60
+    assert sample(text, P + "data_stale", {"asset": asset, "channel": "ticker"}) == 0
     assert sample(text, P + "redis_up") == 1
     assert sample(text, P + "ws_connections") == 0
     assert sample(text, P + "ws_messages_sent_total") is not None

@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Candle
@@ -188,3 +189,23 @@ async def test_a_source_opened_long_after_the_anchor_serves_the_current_market(
             assert opens[-1] == tf.last_closed_open(now)
     finally:
         await source.aclose()
+
+
+async def test_ingest_to_stored_is_measured_for_candles_and_tickers(
+    private_redis: Redis, source: SimulatedSource, settings: Settings
+) -> None:
+    """ingest → stored: one observation per fetch that wrote candles, one per new ticker."""
+    family = "marketpulse_ingestor_ingest_to_stored_seconds_count"
+
+    def count(kind: str) -> float:
+        return REGISTRY.get_sample_value(family, {"kind": kind}) or 0.0
+
+    candles, tickers = count("candles"), count("ticker")
+    refresher = refresher_for(private_redis, source, settings)
+    now = await source.market_time()
+    await refresher.backfill(now, always)
+    assert count("candles") == candles + len(settings.assets) * len(TIMEFRAMES)
+    assert await refresher.refresh_tickers(now) == len(settings.assets)
+    assert count("ticker") == tickers + len(settings.assets)
+    assert await refresher.refresh_tickers(now) == 0  # unchanged: nothing stored, nothing timed
+    assert count("ticker") == tickers + len(settings.assets)

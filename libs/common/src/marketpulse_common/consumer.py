@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from marketpulse_common.connection import MAX_BLOCK_MS
+from marketpulse_common.consumer_metrics import DEAD_LETTERS, record_backlog
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import DEAD_LETTER_MAXLEN, DEAD_LETTER_STREAM
 from marketpulse_common.logs import get_logger
@@ -98,6 +99,7 @@ class StreamConsumer:
         while not stop.is_set():
             if time.monotonic() >= next_claim:
                 await self._recover(self.reclaim_stale)
+                await self._recover(self.measure_backlog)
                 next_claim = time.monotonic() + self._cfg.claim_interval_s
             if time.monotonic() >= next_prune:
                 await self._recover(self.prune_dead_consumers)
@@ -124,6 +126,20 @@ class StreamConsumer:
             except ResponseError as e:
                 if "BUSYGROUP" not in str(e):
                     raise
+
+    async def measure_backlog(self) -> None:
+        """The group's lag and pending count per stream, for the metrics (consumer_metrics).
+        A stream that is gone (Redis lost its data) is skipped: the next read recreates it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream in self._streams:
+                pipe.xinfo_groups(stream)
+            answers = await pipe.execute(raise_on_error=False)
+        for stream, groups in zip(self._streams, answers, strict=True):
+            if isinstance(groups, Exception):
+                continue
+            for info in groups:
+                if info.get("name") == self._cfg.group:
+                    record_backlog(self._cfg.group, stream, info)
 
     async def drain_own_pending(self) -> None:
         """Re-process entries this consumer name held before a restart."""
@@ -241,6 +257,7 @@ class StreamConsumer:
             pipe.xack(msg.stream, self._cfg.group, msg.id)
             await pipe.execute()
         self.stats.dead_lettered += 1
+        DEAD_LETTERS.labels(self._cfg.group).inc()
         log.error("message dead-lettered", stream=msg.stream, id=msg.id, reason=reason)
 
     async def _ack_missing(self, stream: str, ids: list[str]) -> None:

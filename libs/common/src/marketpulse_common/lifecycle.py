@@ -23,6 +23,7 @@ from marketpulse_common.errors import MarketpulseError, SettingsError
 from marketpulse_common.logs import configure_logging, get_logger, register_settings_secrets
 from marketpulse_common.metrics import start_metrics_endpoint
 from marketpulse_common.settings import Settings, load_settings
+from marketpulse_common.tracing import configure_tracing, shutdown_tracing
 
 log = get_logger(__name__)
 
@@ -68,6 +69,7 @@ def service_main(
     except OSError as e:
         where = f"{settings.metrics_host}:{settings.metrics_port}"
         _exit(EXIT_FAILED, f"metrics endpoint {where} unavailable: {describe(e)}")
+    configure_tracing(service)
     try:
         asyncio.run(_checked_run(settings, work))
     except KeyboardInterrupt:  # before the signal handlers were installed: nothing to drain
@@ -77,6 +79,8 @@ def service_main(
         if cause is None:
             raise
         _exit(EXIT_FAILED, f"{service} stopped: {describe(cause)}")
+    finally:
+        shutdown_tracing()
 
 
 async def _checked_run(settings: Settings, work: Work) -> None:

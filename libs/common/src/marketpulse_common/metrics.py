@@ -14,6 +14,13 @@ from marketpulse_common.settings import Settings
 
 log = get_logger(__name__)
 
+# Buckets of every lag histogram (ingest → stored, stored → computed, publish → WebSocket send):
+# milliseconds when healthy, seconds after an outage or a backlog, minutes when stuck.
+LAG_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0,
+)  # fmt: skip
+
 
 def start_metrics_endpoint(settings: Settings, service: str) -> None:
     """Serve the default registry on MP_METRICS_HOST:MP_METRICS_PORT, when a port is set."""

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Schema, decode_payload, encode_payload, schema_id
 from marketpulse_common.keys import Channel
+from marketpulse_common.tracing import current_traceparent
 
 # Snapshots outlive any outage worth serving stale data through, then clean themselves up
 # (an asset removed from MP_ASSETS leaves nothing behind for ever).
@@ -44,6 +45,7 @@ class ChannelField(StrEnum):
     DATA = "d"  # the payload, JSON
     EPOCH = "epoch"  # the continuous history the value belongs to
     SOURCE = "src"  # where the value came from ("coingecko", "compute", …; may be "")
+    TRACE = "tp"  # entries only, when tracing is on: the W3C traceparent of the publishing span
     PREV = "prev"  # entries only: the seq before this one in its epoch ("" for the first)
     SEQ = "seq"  # snapshot only: the stream entry id of this value
     VER = "ver"  # snapshot only: the value's version ("" when unversioned)
@@ -62,9 +64,16 @@ if redis.call('EXISTS', KEYS[1]) == 0 or not epoch then
   epoch = ARGV[4]
   prev = ''
 end
-local id = redis.call('XADD', KEYS[1], '*', '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2],
-                      '{_F.DATA}', ARGV[3], '{_F.PREV}', prev, '{_F.EPOCH}', epoch,
-                      '{_F.SOURCE}', ARGV[7])
+local id
+if ARGV[8] == '' then
+  id = redis.call('XADD', KEYS[1], '*', '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2],
+                  '{_F.DATA}', ARGV[3], '{_F.PREV}', prev, '{_F.EPOCH}', epoch,
+                  '{_F.SOURCE}', ARGV[7])
+else
+  id = redis.call('XADD', KEYS[1], '*', '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2],
+                  '{_F.DATA}', ARGV[3], '{_F.PREV}', prev, '{_F.EPOCH}', epoch,
+                  '{_F.SOURCE}', ARGV[7], '{_F.TRACE}', ARGV[8])
+end
 redis.call('HSET', KEYS[2], '{_F.SCHEMA}', ARGV[1], '{_F.TS}', ARGV[2], '{_F.DATA}', ARGV[3],
            '{_F.SEQ}', id, '{_F.EPOCH}', epoch, '{_F.VER}', ver, '{_F.SOURCE}', ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
@@ -91,6 +100,8 @@ class StreamEntry:
     epoch: str
     prev: str = ""
     source: str = ""
+    # The W3C traceparent of the span that published it ("" when tracing was off).
+    trace: str = ""
 
     def decode(self) -> Schema:
         """The validated payload; PoisonMessage when it does not match its schema."""
@@ -139,6 +150,7 @@ class Publisher:
             "" if ver is None else str(ver),
             SNAPSHOT_TTL_S,
             self._source,
+            current_traceparent(),
         ]
         result = await self._script(keys=[channel.stream_key, channel.snapshot_key], args=args)
         if not result:
@@ -170,6 +182,7 @@ def entry_from_fields(fields: Mapping[str, str]) -> StreamEntry:
             epoch=fields[_F.EPOCH],
             prev=fields.get(_F.PREV, ""),
             source=fields.get(_F.SOURCE, ""),
+            trace=fields.get(_F.TRACE, ""),
         )
     except KeyError as e:
         field = ChannelField(e.args[0])

@@ -21,6 +21,10 @@ class CandleEvent:
     asset: str
     tf: Timeframe
     candle: Candle
+    # When the ingestor stored and announced the candle (its entry's ts, epoch seconds).
+    stored_at: float = 0.0
+    # The ingestor's span that stored it (W3C traceparent; "" when tracing is off).
+    trace: str = ""
 
 
 def parse_candle_event(stream_key: str, fields: Mapping[str, str]) -> CandleEvent:
@@ -35,4 +39,6 @@ def parse_candle_event(stream_key: str, fields: Mapping[str, str]) -> CandleEven
     candle = entry.decode()
     if not isinstance(candle, Candle):
         raise PoisonMessage(f"expected a candle, got schema {entry.schema!r}")
-    return CandleEvent(asset=channel.asset, tf=channel.tf, candle=candle)
+    return CandleEvent(
+        asset=channel.asset, tf=channel.tf, candle=candle, stored_at=entry.ts, trace=entry.trace
+    )

@@ -10,6 +10,7 @@ Raising leaves the entry pending for the consumer to retry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -19,12 +20,14 @@ from marketpulse_common.consumer import StreamMessage
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Publisher
+from marketpulse_common.tracing import span_from_entry
 from marketpulse_compute.candle_cache import read_window
 from marketpulse_compute.candle_event import CandleEvent, parse_candle_event
 from marketpulse_compute.errors import WindowNotReady
 from marketpulse_compute.forecast_store import RECORD_RETENTION
 from marketpulse_compute.forecasting import SOURCE, Forecasting, ForecastingConfig
 from marketpulse_compute.indicator_set import IndicatorParams
+from marketpulse_compute.metrics import FORECAST_LAG, INDICATORS_LAG
 from marketpulse_compute.progress import read_progress
 from marketpulse_compute.window import (
     WINDOW_SIZE,
@@ -75,6 +78,12 @@ class CandleHandler:
 
     async def __call__(self, msg: StreamMessage) -> None:
         event = parse_candle_event(msg.stream, msg.fields)
+        with span_from_entry(
+            event.trace, "compute candle", asset=event.asset, tf=event.tf.value, t=event.candle.t
+        ):
+            await self._handle(event)
+
+    async def _handle(self, event: CandleEvent) -> None:
         t = event.candle.t
         progress = await read_progress(self._redis, event.asset, event.tf, t)
         if progress.complete:
@@ -88,12 +97,16 @@ class CandleHandler:
             await self._publish_indicators(event, history)
         if not progress.forecasting_done:
             await self._forecasting.handle(event.asset, event.tf, history.columns(), progress)
+            if event.stored_at:
+                FORECAST_LAG.observe(max(0.0, time.time() - event.stored_at))
 
     async def _publish_indicators(self, event: CandleEvent, history: Window) -> None:
         window = Window(history.tf, history.candles[-self._window_size :])
         indicators = indicators_for_window(event.asset, window, self._params, self._clock())
         target = Channel(ChannelKind.INDICATORS, event.asset, event.tf)
         published = await self._publisher.publish(target, indicators, ver=event.candle.t)
+        if published is not None and event.stored_at:
+            INDICATORS_LAG.observe(max(0.0, time.time() - event.stored_at))
         log.debug(
             "indicators computed",
             channel=target.name,

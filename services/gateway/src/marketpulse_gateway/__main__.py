@@ -12,6 +12,8 @@ import uvicorn
 
 from marketpulse_common.lifecycle import DRAIN_TIMEOUT_S, settings_or_exit
 from marketpulse_common.logs import configure_logging, register_secret
+from marketpulse_common.settings import Settings
+from marketpulse_common.tracing import configure_tracing, shutdown_tracing
 
 
 def main() -> None:
@@ -27,12 +29,20 @@ def main() -> None:
 
 
 def serve() -> None:
-    from marketpulse_gateway.app import create_app
-    from marketpulse_gateway.stream.server import ws_server_options
-
     settings = settings_or_exit()
     configure_logging(service="gateway", log_format=settings.log_format, level=settings.log_level)
     register_secret(urlsplit(settings.redis_dsn).password)
+    configure_tracing("gateway")
+    try:
+        _serve(settings)
+    finally:
+        shutdown_tracing()
+
+
+def _serve(settings: Settings) -> None:
+    from marketpulse_gateway.app import create_app
+    from marketpulse_gateway.stream.server import ws_server_options
+
     uvicorn.run(
         create_app(settings),
         host=settings.gateway_host,

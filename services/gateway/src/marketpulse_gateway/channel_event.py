@@ -29,6 +29,8 @@ class ChannelEvent:
     data: str
     # Where the value came from (the publisher's `src`: "coingecko", "compute", …; may be "").
     source: str = ""
+    # The publishing span's W3C traceparent ("" when tracing is off).
+    trace: str = ""
 
     @classmethod
     def from_entry(cls, channel: str, entry_id: str, fields: Mapping[str, str]) -> ChannelEvent:
@@ -43,6 +45,7 @@ class ChannelEvent:
             ts=entry.ts,
             data=entry.data,
             source=entry.source,
+            trace=entry.trace,
         )
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
+from marketpulse_common.tracing import enabled as tracing_enabled
+from marketpulse_common.tracing import span_from_entry
 from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
@@ -29,7 +31,13 @@ class EventFanout:
 
     def publish(self, event: ChannelEvent) -> None:
         self._to_cache(self._cache.publish, event)
-        if event.channel in self._streamed:
+        if event.channel not in self._streamed:
+            return
+        if tracing_enabled():
+            # The last hop of the trace the producer started: this gateway's fan-out.
+            with span_from_entry(event.trace, "gateway fan-out", channel=event.channel):
+                self._hub.publish(event)
+        else:
             self._hub.publish(event)
 
     @staticmethod

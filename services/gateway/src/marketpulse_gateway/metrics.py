@@ -27,6 +27,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from marketpulse_common.keys import ChannelKind
+from marketpulse_common.metrics import LAG_BUCKETS
+from marketpulse_common.timeframes import Timeframe
+from marketpulse_gateway.freshness import is_stale
 from marketpulse_gateway.upstream import UpstreamReport
 
 PREFIX = "marketpulse_gateway"
@@ -35,8 +39,6 @@ PREFIX = "marketpulse_gateway"
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 )  # fmt: skip
-# Producer publish → gateway read: milliseconds when healthy, seconds after an outage.
-LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED_ROUTE = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"})
 
@@ -113,6 +115,7 @@ class GatewayMetrics:
     def __init__(self) -> None:
         self.request_duration = LoopHistogram(LATENCY_BUCKETS)
         self.stream_lag = LoopHistogram(LAG_BUCKETS)
+        self.ws_delivery_lag = LoopHistogram(LAG_BUCKETS)
         self.cache_hits = LabelledCounter()
         self.cache_misses = LabelledCounter()
         self.rate_limited = LabelledCounter()
@@ -190,6 +193,12 @@ class GatewayMetrics:
         yield self.stream_lag.family(
             f"{p}_stream_lag_seconds", "Time from a producer's publish to this gateway's read.", []
         )
+        yield self.ws_delivery_lag.family(
+            f"{p}_ws_delivery_lag_seconds",
+            "Time from a producer's publish to this gateway writing the event to its WebSocket "
+            "subscribers, by channel kind (events nobody is subscribed to are not counted).",
+            ["kind"],
+        )
         yield GaugeMetricFamily(
             f"{p}_redis_up", "1 while Redis answers, else 0.", value=float(self._redis_up())
         )
@@ -198,9 +207,18 @@ class GatewayMetrics:
             "Seconds since the value served for a channel was produced.",
             labels=["asset", "channel"],
         )
+        stale = GaugeMetricFamily(
+            f"{p}_data_stale",
+            "1 while the value served for a channel is older than its kind allows (the rule "
+            "/readyz applies: ticker 15 min, per-candle values 2 timeframes + 5 min, "
+            "sentiment 2 h), else 0.",
+            labels=["asset", "channel"],
+        )
         for asset, channel, age in self._ages():
             ages.add_metric([asset, channel], age)
+            stale.add_metric([asset, channel], float(_stale(channel, age)))
         yield ages
+        yield stale
         yield from _upstream_families(p, self.upstream)
 
 
@@ -219,6 +237,12 @@ def _counter(name: str, doc: str, label: str, counter: LabelledCounter) -> Count
     return family
 
 
+def _stale(label: str, age: float) -> bool:
+    """`label` as channel_label writes it: `ticker`, `indicators:1h`."""
+    kind, _, tf = label.partition(":")
+    return is_stale(ChannelKind(kind), Timeframe(tf) if tf else None, age)
+
+
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
 
@@ -234,6 +258,7 @@ def _upstream_families(p: str, upstream: UpstreamReport | None) -> Iterator[Metr
         ),
         "calls_window_limit": ("The ceiling for that window.", upstream.calls_per_window_limit),
         "calls_month": ("Upstream calls this UTC month (all replicas).", upstream.calls_month),
+        "calls_month_limit": ("The plan's monthly call allowance.", upstream.monthly_limit),
         "paused_until_seconds": (
             "Epoch s until which a 429 pauses all calls (0: none).",
             upstream.paused_until or 0,

@@ -28,6 +28,7 @@ from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Publisher, read_snapshot, read_version
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_common.tracing import span
 from marketpulse_ingestor.candle_rules import (
     Hole,
     cache_cap,
@@ -40,9 +41,12 @@ from marketpulse_ingestor.candle_rules import (
 )
 from marketpulse_ingestor.candle_store import CandleStore, HoleLedger
 from marketpulse_ingestor.errors import CallRefused, SourceError
+from marketpulse_ingestor.metrics import INGEST_TO_STORED
 from marketpulse_ingestor.source import MarketSource
 
 log = get_logger(__name__)
+TICKER_LAG = INGEST_TO_STORED.labels("ticker")
+CANDLES_LAG = INGEST_TO_STORED.labels("candles")
 
 # Stream history the ingestor keeps per channel (trim never passes a group's pending work).
 # Tickers arrive every second: 2000 entries give a reconnecting WebSocket client about half
@@ -114,12 +118,15 @@ class Refresher:
     async def refresh_tickers(self, now: int) -> int:
         """Publish the latest ticker of every asset; returns how many were new."""
         published = 0
-        for ticker in await self._source.tickers(now):
-            channel = Channel(ChannelKind.TICKER, ticker.asset)
-            # ver = upstream time in ms: polling an unchanged ticker publishes nothing.
-            ver = int(ticker.last_updated.timestamp() * 1000)
-            if await self._publisher.publish(channel, ticker, ver=ver, ts=self._wall()):
-                published += 1
+        started = time.monotonic()
+        with span("ingest tickers"):
+            for ticker in await self._source.tickers(now):
+                channel = Channel(ChannelKind.TICKER, ticker.asset)
+                # ver = upstream time in ms: polling an unchanged ticker publishes nothing.
+                ver = int(ticker.last_updated.timestamp() * 1000)
+                if await self._publisher.publish(channel, ticker, ver=ver, ts=self._wall()):
+                    published += 1
+                    TICKER_LAG.observe(time.monotonic() - started)
         return published
 
     async def tickers_older_than(self, age_s: float) -> bool:
@@ -133,8 +140,9 @@ class Refresher:
         """Cache the candles closed since the newest cached one and publish each, in order."""
         published = 0
         for asset, tf in self._markets.pairs(timeframes):
-            await self._isolated(asset, tf, self._refresh(asset, tf, now, full=False))
-            published += await self._publish_pending(asset, tf)
+            with span("ingest candles", asset=asset, tf=tf.value):
+                await self._isolated(asset, tf, self._refresh(asset, tf, now, full=False))
+                published += await self._publish_pending(asset, tf)
         return published
 
     async def repair_gaps(self, now: int, *, max_fetches: int, lag_grace_s: int) -> int:
@@ -219,9 +227,12 @@ class Refresher:
 
     async def _fetch_and_write(self, asset: str, tf: Timeframe, since_open: int, until: int) -> int:
         """Cache the candles opened after `since_open` and closed by `until`."""
+        started = time.monotonic()
         fetched = await self._source.closed_candles(asset, tf, since_open=since_open, now=until)
         candles = closed_aligned(fetched, tf, since_open=since_open, now=until)
         await self._store.write(asset, tf, candles)
+        if candles:
+            CANDLES_LAG.observe(time.monotonic() - started)
         return len(candles)
 
     async def _refresh(self, asset: str, tf: Timeframe, now: int, *, full: bool) -> int:
@@ -229,9 +240,12 @@ class Refresher:
         plan = plan_fetch(tf, now, self._markets.history_depth, newest, full=full)
         if plan is None:
             return 0
+        started = time.monotonic()
         fetched = await self._source.closed_candles(asset, tf, since_open=plan.since_open, now=now)
         candles = closed_aligned(fetched, tf, since_open=plan.since_open, now=now)
         await self._store.write(asset, tf, candles, replace_older=plan.replace_older)
+        if candles:
+            CANDLES_LAG.observe(time.monotonic() - started)
         return len(candles)
 
     async def _publish_pending(self, asset: str, tf: Timeframe) -> int:

@@ -20,6 +20,7 @@ from marketpulse_gateway.runtime import Tuning
 from marketpulse_gateway.stream.delta import apply_delta
 from tests.asyncapi_frames import checked_frame
 from tests.integration.gateway.conftest import publish_ticker
+from tests.integration.gateway.metrics_text import sample
 from tests.integration.gateway.ws_support import (
     StreamGateway,
     next_frame,
@@ -232,3 +233,24 @@ async def test_frames_and_connections_are_counted(
         await publish_ticker(publisher, gateway.asset, 3.0)
         await next_frame(ws)
     assert metrics.ws_messages_sent._value.get() - sent_before == 3
+
+
+async def test_delivery_lag_is_measured_per_channel_kind(
+    gateway: StreamGateway, publisher: Publisher
+) -> None:
+    """publish → written to the subscribers, by channel kind, on /metrics."""
+    metrics = gateway.running.metrics
+    family = "marketpulse_gateway_ws_delivery_lag_seconds_count"
+    before = sample(metrics.render().decode(), family, {"kind": "ticker"}) or 0
+    async with ws_connect(gateway.ws_url) as ws:
+        await subscribe(ws, gateway.channel)
+        await next_frame(ws)
+        await next_frame(ws)
+        await publish_ticker(publisher, gateway.asset, 3.0)
+        await next_frame(ws)
+    text = metrics.render().decode()
+    assert sample(text, family, {"kind": "ticker"}) == before + 1
+    assert (sample(text, "marketpulse_gateway_ws_delivery_lag_seconds_sum", {"kind": "ticker"})
+            or 0) >= 0  # fmt: skip
+    assert sample(text, "marketpulse_gateway_ws_delivery_lag_seconds_bucket",
+                  {"kind": "ticker", "le": "+Inf"}) == before + 1  # fmt: skip

@@ -252,7 +252,12 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.closed: list[int] = []
-        self.observer = SimpleNamespace(sent=self.sent.append, closed=self.closed.append)
+        self.delivered: list[tuple[str, float]] = []
+        self.observer = SimpleNamespace(
+            sent=self.sent.append,
+            closed=self.closed.append,
+            delivered=lambda channel, lag: self.delivered.append((channel, lag)),
+        )
 
 
 def test_frames_written_are_counted_once_per_fan_out() -> None:
@@ -266,6 +271,21 @@ def test_frames_written_are_counted_once_per_fan_out() -> None:
     hub.publish(event("1-0", "", {"p": 1}))
     hub.beat(1.0)
     assert seen.sent == [3, 3]
+
+
+def test_delivery_lag_is_reported_once_per_event_that_reached_a_subscriber(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Publish → written to subscribers, from the entry's ts, once per event (not per client);
+    an event nobody is subscribed to is not a delivery."""
+    seen = Recorder()
+    hub = Hub(seen.observer)
+    monkeypatch.setattr("marketpulse_gateway.stream.hub.time.time", lambda: 1.25)
+    hub.publish(event("1-0", "", {"p": 1}))  # no subscriber yet
+    for _ in range(2):
+        hub.start(hub.subscribe(hub.connect(FakeSocket(), ROOMY), CHANNEL), None)
+    hub.publish(event("2-0", "1-0", {"p": 2}))
+    assert seen.delivered == [(CHANNEL, 0.25)]
 
 
 def test_closes_are_reported_when_decided() -> None:

@@ -26,6 +26,7 @@ hub never waits for a client, so one stalled reader cannot delay the others.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,11 +68,14 @@ class ClientSocket(Protocol):
 
 
 class HubObserver(Protocol):
-    """What the hub reports (to the metrics): frames written, and clients it closed."""
+    """What the hub reports (to the metrics): frames written, clients it closed, and how long
+    after its publish an event was written to its subscribers."""
 
     def sent(self, frames: int) -> None: ...
 
     def closed(self, code: int) -> None: ...
+
+    def delivered(self, channel: str, lag_s: float) -> None: ...
 
 
 class _Unobserved:
@@ -79,6 +83,9 @@ class _Unobserved:
         pass
 
     def closed(self, code: int) -> None:
+        pass
+
+    def delivered(self, channel: str, lag_s: float) -> None:
         pass
 
 
@@ -160,6 +167,7 @@ class Hub:
         self._outboxes: set[Outbox] = set()
         self.observer = observer or _UNOBSERVED
         self._on_sent = self.observer.sent
+        self._on_delivered = self.observer.delivered
 
     def connect(self, socket: ClientSocket, limit_bytes: int) -> Outbox:
         outbox = Outbox(socket, limit_bytes, self.observer)
@@ -243,6 +251,8 @@ class Hub:
             if sub.offer(key, frame):
                 sent += 1
         self._on_sent(sent)
+        if sent:
+            self._on_delivered(event.channel, time.time() - event.ts)
 
     def beat(self, ts: float) -> None:
         frame = outgoing(encode_frame(Heartbeat(ts=ts)))

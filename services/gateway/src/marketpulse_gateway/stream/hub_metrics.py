@@ -12,9 +12,10 @@ DROP_REASONS = {CLOSE_SLOW: "slow", CLOSE_POLICY: "policy", CLOSE_TOO_BIG: "too_
 
 
 class StreamMetrics:
-    """A HubObserver feeding ws_messages_sent and ws_clients_dropped."""
+    """A HubObserver feeding ws_messages_sent, ws_clients_dropped and ws_delivery_lag."""
 
     def __init__(self, metrics: GatewayMetrics) -> None:
+        self._lag = metrics.ws_delivery_lag
         self._sent = metrics.ws_messages_sent
         self._dropped = {
             code: metrics.ws_clients_dropped.labels(r) for code, r in DROP_REASONS.items()
@@ -28,3 +29,7 @@ class StreamMetrics:
         dropped = self._dropped.get(code)
         if dropped is not None:
             dropped.inc()
+
+    def delivered(self, channel: str, lag_s: float) -> None:
+        # By channel kind ("ticker", "indicators", …): a bounded label set.
+        self._lag.observe(lag_s if lag_s > 0.0 else 0.0, (channel.partition(":")[0],))

@@ -19,6 +19,7 @@ from marketpulse_common.events import Candle, Ticker
 from marketpulse_common.logs import get_logger
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_common.tracing import span
 from marketpulse_ingestor.budget import CircuitPolicy
 from marketpulse_ingestor.budget_store import CallBudget
 from marketpulse_ingestor.cadence import Cadence
@@ -218,9 +219,10 @@ class CoinGeckoSource:
         cached = self._memo.get(request) if memo else None
         if cached is not None and now - cached[0] < self._memo_s:
             return cached[1]
-        result = await self._client.get(
-            request, partial(parse, now=now), max_wait_s=self._max_wait_s()
-        )
+        with span("upstream call", endpoint=request.endpoint):
+            result = await self._client.get(
+                request, partial(parse, now=now), max_wait_s=self._max_wait_s()
+            )
         if memo:
             self._memo = {r: v for r, v in self._memo.items() if now - v[0] < self._memo_s}
             self._memo[request] = (now, result)
