@@ -27,8 +27,10 @@ from redis.typing import KeyT, StreamIdT
 
 from marketpulse_common.connection import MAX_BLOCK_MS, slot_groups
 from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.events import decode_payload
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
+from marketpulse_common.publisher import ChannelField
 from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
@@ -123,9 +125,13 @@ class StreamReader:
     ) -> None:
         try:
             event = ChannelEvent.from_entry(self._names[key], entry_id, fields)
+            # A payload that does not match its schema would reach every client (and the
+            # REST cache) as if a producer had written it: validated once here, per event.
+            decode_payload(fields[ChannelField.SCHEMA], event.data)
             to(event)
         except (PoisonMessage, ValueError) as e:
-            # Not the publisher's format (or not JSON): skip it, never stop the stream.
+            # Not the publisher's format (or not JSON, or not its schema): skip it, never
+            # stop the stream.
             log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
 
     async def _pause(self, error: Exception) -> None:

@@ -1,4 +1,9 @@
-"""Three compute replicas as OS processes, one SIGKILLed mid-stream: nothing lost or doubled.
+"""Fault 1 — a compute replica SIGKILLed mid-stream: the others take over, nothing lost or doubled.
+
+Proves: with three compute replicas as OS processes sharing the "compute" consumer group,
+SIGKILLing the one that holds delivered, unacknowledged candle events loses none of them
+(every announced candle gets exactly one recorded forecast) and publishes none twice or out
+of order (the forecast, indicators and evaluation histories are strictly increasing).
 
 The test plays the ingestor: it caches a backfilled history, then caches and announces new
 candles faster than real time. The replicas share the work through the "compute" group;
@@ -10,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -25,11 +30,12 @@ from marketpulse_common.events import Evaluation, Forecast, Indicators, decode_p
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel
 from marketpulse_compute.service import GROUP, SERVICE
 from marketpulse_dev.embedded_redis import RedisServer, free_port
+from tests.faults.verdict import Verdict, compare, sequence_faults
 from tests.integration.compute.harness import TF, Market, cache_candles, make_candles
 from tests.processes import ServiceProcess, service_env
 from tests.waiting import eventually
 
-pytestmark = pytest.mark.system
+pytestmark = [pytest.mark.system, pytest.mark.faults]
 
 HISTORY = 200  # backfilled before the run; forecasts start at candle 150
 EVENTS = 60  # announced during the run, in two halves around the kill
@@ -76,7 +82,11 @@ async def decoded(redis: Redis, channel: Channel) -> list[tuple[str, object]]:
 
 
 async def test_every_candle_event_gets_exactly_one_result_despite_a_sigkill(
-    redis: Redis, redis_server: RedisServer, unique: str, tmp_path: Path
+    redis: Redis,
+    redis_server: RedisServer,
+    unique: str,
+    tmp_path: Path,
+    verdicts: Callable[[Verdict], None],
 ) -> None:
     """60 events, 3 replicas, one killed holding work: 60 recorded forecasts, none twice."""
     market = Market(redis, unique)
@@ -92,7 +102,9 @@ async def test_every_candle_event_gets_exactly_one_result_despite_a_sigkill(
         victim = await kill_one_holding_work(redis, market, replicas)
         await announce(market, events[EVENTS // 2 :])
         await eventually(lambda: all_done(redis, market, events), timeout=30, what="every event")
-        await assert_exactly_once(redis, market, events, victim)
+        verdict = await exactly_once(redis, market, events, victim)
+        verdicts(verdict)
+        verdict.assert_clean()
         survivors = [r for r in replicas if r is not victim]
         gauge = f'marketpulse_compute_drift_status{{asset="{unique}",tf="{TF.value}"}}'
         pages = [await scrape(r) for r in survivors]
@@ -152,9 +164,12 @@ async def all_done(redis: Redis, market: Market, events: list) -> bool:
     return int(info["pending"]) == 0 and all(c.t in ledger for c in events)
 
 
-async def assert_exactly_once(redis: Redis, market: Market, events: list, victim: Replica) -> None:
+async def exactly_once(redis: Redis, market: Market, events: list, victim: Replica) -> Verdict:
+    """Announced candles versus recorded forecasts (lost) and published histories
+    (duplicates, out of order)."""
     ledger = await market.ledger()
-    assert len([c for c in events if c.t in ledger]) == EVENTS  # none lost
+    produced = [c.t for c in events]
+    recorded = compare("compute SIGKILL", produced, [t for t in produced if t in ledger])
     pending = await pending_by_consumer(redis, market.candles.stream_key)
     assert pending[victim.consumer] == 0  # its entries were reclaimed and finished
     letters = await redis.xrange(DEAD_LETTER_STREAM)
@@ -163,14 +178,17 @@ async def assert_exactly_once(redis: Redis, market: Market, events: list, victim
     # and what was published is exactly what the ledger recorded.
     forecasts = await decoded(redis, market.forecast)
     origins = [cast(Forecast, value).origin for _, value in forecasts]
-    assert origins == sorted(set(origins))
     assert all(raw == ledger[cast(Forecast, v).origin].model_dump_json() for raw, v in forecasts)
     assert origins[-1] == events[-1].t
+    verdict = recorded + sequence_faults("forecasts", origins)
     for channel, key in ((market.evaluation, "as_of"), (market.indicators, "window")):
         values = [v for _, v in await decoded(redis, channel)]
         times = [
             cast(Evaluation, v).as_of if key == "as_of" else cast(Indicators, v).window.last_open
             for v in values
         ]
-        assert times == sorted(set(times))
         assert times[-1] == events[-1].t
+        verdict += sequence_faults(key, times)
+    # `checked` counts the announced events; the histories only add what they found wrong.
+    return Verdict(verdict.scenario, len(produced), verdict.lost, verdict.duplicates,
+                   verdict.out_of_order, verdict.foreign)  # fmt: skip
