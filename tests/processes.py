@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import orjson
+
+from tests.waiting import eventually_sync
 
 
 def service_env(**values: str) -> dict[str, str]:
@@ -74,3 +77,25 @@ def running_service(service: str, env: dict[str, str], workdir: Path) -> Iterato
         yield child
     finally:
         child.kill()
+
+
+def wait_healthy(
+    base_url: str,
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str],
+    exited: Callable[[], str],
+    *,
+    timeout: float = 30,
+    what: str = "gateway /healthz",
+) -> None:
+    """Until the gateway at `base_url` answers /healthz 200; fails at once, with `exited()`
+    (its log or output), if its process `proc` ends first."""
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited: {exited()}")
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    eventually_sync(healthy, timeout=timeout, what=what)

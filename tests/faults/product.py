@@ -23,9 +23,9 @@ from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import free_port
 from tests.faults.load import WsReader
 from tests.faults.verdict import Verdict, compare
-from tests.processes import ServiceProcess
+from tests.processes import ServiceProcess, wait_healthy
 from tests.system.stack import ASSET, Stack
-from tests.waiting import eventually, eventually_sync
+from tests.waiting import eventually
 
 __all__ = ["ASSET", "FaultStack", "running_fault_stack"]
 
@@ -49,16 +49,13 @@ class FaultStack(Stack):
         """A second gateway replica on `spare_port`, sharing everything else."""
         env = {**self.env(), "MP_GATEWAY_PORT": str(self.spare_port)}
         spare = self.spare = ServiceProcess("gateway", env, self.workdir)
-
-        def healthy() -> bool:
-            if spare.proc.poll() is not None:
-                raise AssertionError(f"spare gateway exited: {spare.log.read_text()[-2000:]}")
-            try:
-                return httpx.get(f"{self.spare_url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        eventually_sync(healthy, timeout=timeout, what="spare gateway /healthz")
+        wait_healthy(
+            self.spare_url,
+            spare.proc,
+            lambda: spare.log.read_text()[-2000:],
+            timeout=timeout,
+            what="spare gateway /healthz",
+        )
 
     def start_compute_replica(self) -> ServiceProcess:
         replica = ServiceProcess("compute", self.env(), self.workdir)
@@ -171,3 +168,29 @@ def candle_history_verdict(stack: FaultStack, scenario: str, tf: Timeframe) -> V
         return Verdict(scenario, 0, 0, 0, 0)
     produced = list(range(times[0], times[-1] + tf.seconds, tf.seconds))
     return compare(scenario, produced, times)
+
+
+async def no_gap(
+    stack: FaultStack, scenario: str = "candle history", least: int = 1
+) -> Verdict | None:
+    """The stored 5m candle history's verdict once it is whole (at least `least` candles
+    checked, none lost); None before, for `eventually`."""
+    verdict = await asyncio.to_thread(candle_history_verdict, stack, scenario, Timeframe.M5)
+    return verdict if verdict.checked >= least and verdict.lost == 0 else None
+
+
+def rest_urls(base: str) -> list[str]:
+    """The REST reads the fault scenarios keep up as load: one per kind of resource."""
+    api = f"{base}/v1/assets"
+    return [
+        f"{api}/{ASSET}/ticker",
+        f"{api}/{ASSET}/candles?tf=5m&limit=50",
+        f"{api}/{ASSET}/indicators?tf=5m",
+        f"{api}/{ASSET}/snapshot?tf=5m",
+        api,
+    ]
+
+
+async def readiness_is(http: httpx.AsyncClient, state: str) -> bool:
+    response = await http.get("/readyz")
+    return response.status_code in (200, 503) and response.json().get("state") == state

@@ -23,8 +23,7 @@ from marketpulse_common.publisher import entry_from_fields
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_compute.service import GROUP
 from tests.faults.load import RestLoad, WsReader, delivery_verdict, running
-from tests.faults.product import ASSET, FaultStack, catch_up, running_fault_stack
-from tests.faults.test_redis_pause import rest_urls
+from tests.faults.product import ASSET, FaultStack, catch_up, rest_urls, running_fault_stack
 from tests.faults.verdict import Verdict, compare
 from tests.processes import ServiceProcess
 from tests.waiting import eventually

@@ -30,9 +30,11 @@ from tests.faults.product import (
     FaultStack,
     candle_history_verdict,
     catch_up,
+    no_gap,
+    readiness_is,
+    rest_urls,
     running_fault_stack,
 )
-from tests.faults.test_redis_pause import readiness_is, rest_urls
 from tests.faults.verdict import Verdict, compare
 from tests.waiting import eventually
 
@@ -59,11 +61,6 @@ async def checkpoint(stack: FaultStack) -> dict[str, list[str]]:
 
     await eventually(rewritten, timeout=30, what="the AOF rewrite")
     return ids
-
-
-async def no_gap(stack: FaultStack, scenario: str, least: int = 1) -> Verdict | None:
-    verdict = await asyncio.to_thread(candle_history_verdict, stack, scenario, Timeframe.M5)
-    return verdict if verdict.checked >= least and verdict.lost == 0 else None
 
 
 async def test_redis_sigkilled_and_restarted_from_its_aof_keeps_every_durable_entry(

@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marketpulse_common.timeframes import Timeframe
 from tests.faults.load import RestLoad, WsReader, delivery_verdict, running
 from tests.faults.product import (
     ASSET,
-    FaultStack,
-    candle_history_verdict,
     catch_up,
+    no_gap,
+    readiness_is,
+    rest_urls,
     running_fault_stack,
 )
 from tests.faults.verdict import Verdict
@@ -37,17 +37,6 @@ PAUSE_S = 30.0  # the issue's figure: long enough for every client and service t
 NOTICE_S = 3.0
 CHANNELS = [f"ticker:{ASSET}", f"candles:{ASSET}:5m", f"indicators:{ASSET}:5m"]
 CLIENTS = 6
-
-
-def rest_urls(base: str) -> list[str]:
-    api = f"{base}/v1/assets"
-    return [
-        f"{api}/{ASSET}/ticker",
-        f"{api}/{ASSET}/candles?tf=5m&limit=50",
-        f"{api}/{ASSET}/indicators?tf=5m",
-        f"{api}/{ASSET}/snapshot?tf=5m",
-        api,
-    ]
 
 
 async def test_redis_paused_30s_gives_no_5xx_and_everything_flows_again(
@@ -106,18 +95,3 @@ async def elapsed(since: float, seconds: float) -> bool:
 
 async def fresh(rest: RestLoad) -> bool:
     return bool(rest.timeline) and rest.timeline[-1][1:] == (200, False)
-
-
-async def readiness_is(http: httpx.AsyncClient, state: str) -> bool:
-    response = await http.get("/readyz")
-    return response.status_code in (200, 503) and response.json().get("state") == state
-
-
-async def no_gap(stack: FaultStack) -> Verdict | None:
-    verdict = await asyncio.to_thread(
-        candle_history_verdict,
-        stack,
-        "candle history",
-        Timeframe.M5,  # type: ignore[arg-type]
-    )
-    return verdict if verdict.checked and verdict.lost == 0 else None

@@ -15,13 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from marketpulse_dev.embedded_redis import free_port
-from tests.processes import ServiceProcess
+from tests.processes import ServiceProcess, wait_healthy
 from tests.system.stack import ASSET, Stack, running_stack
-from tests.waiting import eventually_sync
 
 # Every channel the REST resources of ASSET read, on the timeframe requests default to (1h)
 # and the fast one (5m): with these cached, fuzzed requests reach the data, not 503s.
@@ -55,17 +53,13 @@ def extra_gateway(stack: Stack, **env: str) -> Iterator[ExtraGateway]:
         "gateway", {**stack.env(), "MP_GATEWAY_PORT": str(port), **env}, stack.workdir
     )
     base_url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if process.proc.poll() is not None:
-            raise AssertionError(f"extra gateway exited: {process.log.read_text()[-2000:]}")
-        try:
-            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        eventually_sync(healthy, timeout=30, what="extra gateway /healthz")
+        wait_healthy(
+            base_url,
+            process.proc,
+            lambda: process.log.read_text()[-2000:],
+            what="extra gateway /healthz",
+        )
         yield ExtraGateway(base_url, process)
     finally:
         process.terminate(timeout=10)

@@ -10,12 +10,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from marketpulse_dev.embedded_cluster import LocalCluster
 from marketpulse_dev.embedded_redis import free_port
-from tests.waiting import eventually_sync
+from tests.processes import wait_healthy
 
 ASSETS = "bitcoin,ethereum"
 
@@ -102,17 +101,8 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
 def running_product(data_dir: Path, **env: str) -> Iterator[Product]:
     """`make demo` as a user runs it, healthy (/healthz) within 30 s; stopped on the way out."""
     running = start_product(data_dir, **env)
-
-    def healthy() -> bool:
-        if running.proc.poll() is not None:
-            raise AssertionError(f"product exited early:\n{running.output()}")
-        try:
-            return httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        eventually_sync(healthy, timeout=30, what="gateway /healthz")
+        wait_healthy(running.base_url, running.proc, running.output)
         yield running
     finally:
         stop_product(running)

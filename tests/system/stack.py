@@ -46,7 +46,7 @@ from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Publisher, snapshot_from_fields
 from marketpulse_dev.embedded_redis import RedisServer, free_port
-from tests.processes import ServiceProcess, service_env
+from tests.processes import ServiceProcess, service_env, wait_healthy
 from tests.waiting import eventually_sync
 
 ASSET = "bitcoin"
@@ -159,16 +159,7 @@ class Stack:
     def wait_gateway_ready(self, timeout: float = 30) -> None:
         gateway = self.gateway
         assert gateway is not None
-
-        def healthy() -> bool:
-            if gateway.proc.poll() is not None:
-                raise AssertionError(f"gateway exited: {self.log_tail('gateway')}")
-            try:
-                return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        eventually_sync(healthy, timeout=timeout, what="gateway /healthz")
+        wait_healthy(self.base_url, gateway.proc, lambda: self.log_tail("gateway"), timeout=timeout)
 
     def dropped_slow(self) -> int:
         """Clients this gateway process closed with 4008 (from its /metrics)."""
