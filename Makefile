@@ -54,8 +54,17 @@ run: .venv/.synced
 demo: .venv/.synced
 	MP_SOURCE=simulated MP_SIM_SPEED=$${MP_SIM_SPEED:-60} $(VENV_PY) -m marketpulse_dev.supervisor
 
+# The whole suite, then the system suite (tests/system) again with every product it starts on
+# a local three-master Redis Cluster (MARKETPULSE_TEST_TOPOLOGY=cluster). PYTEST_ARGS apply to
+# both passes (a pass they leave empty is fine: pytest's exit 5); CLUSTER_PASS= skips the second.
+CLUSTER_PASS ?= tests/system
 test: install
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	@if [ -n "$(CLUSTER_PASS)" ]; then \
+	  echo "--- cluster pass: $(CLUSTER_PASS) on a local Redis Cluster"; \
+	  MARKETPULSE_TEST_TOPOLOGY=cluster $(VENV_PY) -m pytest $(CLUSTER_PASS) $(PYTEST_ARGS) \
+	    || [ $$? -eq 5 ]; \
+	fi
 
 lint: install
 	.venv/bin/ruff check .

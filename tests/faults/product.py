@@ -32,7 +32,9 @@ __all__ = ["ASSET", "FaultStack", "running_fault_stack"]
 
 class FaultStack(Stack):
     def __init__(self, workdir: Path, *, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(workdir, env=env)
+        # The faults signal one redis-server (SIGSTOP, SIGKILL, data lost): the cluster's
+        # counterpart, a master killed and replaced, is tests/system/test_cluster_failover.py.
+        super().__init__(workdir, env=env, topology="standalone")
         self.spare_port = free_port()
         self.spare: ServiceProcess | None = None
         self.replicas: list[ServiceProcess] = []

@@ -15,6 +15,7 @@ import pytest
 from marketpulse_dev.embedded_cluster import LocalCluster
 from marketpulse_dev.embedded_redis import free_port
 from tests.processes import wait_healthy
+from tests.redis_fixtures import ProductRedis, RedisTarget, session_cluster, system_topology
 
 ASSETS = "bitcoin,ethereum"
 
@@ -98,11 +99,56 @@ def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
 
 
 @contextmanager
+def suite_redis(
+    data_dir: Path, env: dict[str, str]
+) -> Iterator[tuple[dict[str, str], LocalCluster | None]]:
+    """`env` plus what points the product at the suite's Redis: nothing (the supervisor's
+    embedded Redis) or, when the suite runs on a cluster and `env` names no Redis, a private
+    local cluster (MP_REDIS_URL + MP_REDIS_CLUSTER) that is stopped on the way out."""
+    if system_topology() != "cluster" or "MP_REDIS_URL" in env:
+        yield env, None
+        return
+    with session_cluster(data_dir) as cluster:
+        yield {**env, **RedisTarget(cluster.url, cluster=True).env()}, cluster
+
+
+@contextmanager
 def running_product(data_dir: Path, **env: str) -> Iterator[Product]:
-    """`make demo` as a user runs it, healthy (/healthz) within 30 s; stopped on the way out."""
-    running = start_product(data_dir, **env)
+    """`make demo` as a user runs it, healthy (/healthz) within 30 s; stopped on the way out,
+    on the suite's Redis (`suite_redis`)."""
+    with suite_redis(data_dir, env) as (full_env, cluster):
+        running = start_product(data_dir, **full_env)
+        running.cluster = cluster
+        try:
+            wait_healthy(running.base_url, running.proc, running.output)
+            yield running
+        finally:
+            stop_product(running)
+
+
+@pytest.fixture
+def product_redis(tmp_path: Path) -> Iterator[RedisTarget]:
+    """A private Redis on the suite's topology for one test's own service processes."""
+    backing = ProductRedis.for_suite(tmp_path)
+    backing.start()
     try:
-        wait_healthy(running.base_url, running.proc, running.output)
-        yield running
+        yield backing.target
     finally:
-        stop_product(running)
+        backing.stop()
+
+
+# Modules the cluster pass skips, and why: they do not run the product on the suite's Redis.
+_DEFAULT_PASS_ONLY = {
+    "test_readme.py": "the README's commands are typed as written: `make demo` on its embedded "
+    "standalone Redis",
+    "test_cluster_failover.py": "starts a cluster of its own; runs once, in the default pass",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if system_topology() != "cluster":
+        return
+    for item in items:
+        reason = _DEFAULT_PASS_ONLY.get(item.path.name)
+        if reason and "system" in str(item.path.parent):
+            item.add_marker(pytest.mark.skip(reason=f"cluster pass: {reason}"))

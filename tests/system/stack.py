@@ -1,7 +1,9 @@
 """The product as separate OS processes, for client system tests (Python and TypeScript).
 
-A `Stack` runs a private redis-server (AOF on; restartable on the same port and data dir),
-the ingestor (simulated market, fast clock), compute and a gateway on a fixed port, each
+A `Stack` runs a private Redis — a redis-server (AOF on; restartable on the same port and
+data dir), or a local three-master cluster when the suite runs on one
+(MARKETPULSE_TEST_TOPOLOGY=cluster, tests/redis_fixtures.py) — the ingestor (simulated
+market, fast clock), compute and a gateway on a fixed port, each
 started as an operator would (`python -m …`, tests/processes.py). A test drives it:
 
     with running_stack(tmp_path) as stack:        # or the `stack` fixture
@@ -10,7 +12,7 @@ started as an operator would (`python -m …`, tests/processes.py). A test drive
         stack.kill_gateway()                       # SIGKILL: a crash, nothing drained
         stack.start_gateway()                      # same port; returns once /healthz is 200
         stack.restart_gateway()                    # both
-        stack.wipe_redis()                         # FLUSHALL: every channel gets a new epoch
+        stack.wipe_redis()                         # FLUSHALL (every master): new epochs
         stack.server_value("ticker:bitcoin")       # ServerValue(epoch, seq, data) or None
         stack.stream_ids("ticker:bitcoin", a, b)   # the channel's history between two seqs
         stack.pour("sentiment:bitcoin", 500)       # many large updates at once
@@ -40,6 +42,7 @@ from typing import Any
 
 import httpx
 import redis
+from redis.asyncio import Redis as AsyncRedis
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Sentiment
@@ -47,6 +50,7 @@ from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Publisher, snapshot_from_fields
 from marketpulse_dev.embedded_redis import RedisServer, free_port
 from tests.processes import ServiceProcess, service_env, wait_healthy
+from tests.redis_fixtures import ProductRedis, system_topology
 from tests.waiting import eventually_sync
 
 ASSET = "bitcoin"
@@ -72,11 +76,19 @@ class ServerValue:
 
 
 class Stack:
-    def __init__(self, workdir: Path, *, env: Mapping[str, str] | None = None) -> None:
-        """`env`: extra MP_ settings for every service (e.g. MP_API_KEYS_REQUIRED)."""
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        topology: str | None = None,
+    ) -> None:
+        """`env`: extra MP_ settings for every service (e.g. MP_API_KEYS_REQUIRED);
+        `topology`: `standalone` or `cluster` (default: the suite's, system_topology())."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.redis_server = RedisServer(workdir / "redis", appendonly=True)
+        cluster = (topology or system_topology()) == "cluster"
+        self.product_redis = ProductRedis(workdir, cluster=cluster)
         self.port = free_port()
         self._extra = dict(env or {})
         self._redis: redis.Redis | None = None
@@ -94,7 +106,14 @@ class Stack:
 
     @property
     def redis_url(self) -> str:
-        return self.redis_server.url
+        return self.product_redis.target.url
+
+    @property
+    def redis_server(self) -> RedisServer:
+        """The stack's one redis-server (standalone only: a cluster has six)."""
+        server = self.product_redis.server
+        assert server is not None, "this stack runs on a cluster"
+        return server
 
     def client_env(self) -> dict[str, str]:
         """What a client in a child process needs to know."""
@@ -102,7 +121,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         defaults = {
-            "MP_REDIS_URL": self.redis_url,
+            **self.product_redis.target.env(),
             "MP_ASSETS": ASSET,
             "MP_TIMEFRAMES": TIMEFRAMES,
             "MP_SOURCE": "simulated",
@@ -118,9 +137,8 @@ class Stack:
     # --- the whole stack --------------------------------------------------------------
 
     def start(self, timeout: float = 60) -> None:
-        self.redis_server.start()
-        self._redis = redis.Redis.from_url(self.redis_url, decode_responses=True,
-                                           socket_timeout=5)  # fmt: skip
+        self.product_redis.start()
+        self._redis = self.product_redis.sync_client()
         env = self.env()
         self.ingestor = ServiceProcess("ingestor", env, self.workdir)
         self.compute = ServiceProcess("compute", env, self.workdir)
@@ -132,7 +150,7 @@ class Stack:
                 child.terminate(timeout=10)
         if self._redis is not None:
             self._redis.close()
-        self.redis_server.stop()
+        self.product_redis.stop()
 
     # --- the gateway ----------------------------------------------------------------------
 
@@ -174,10 +192,15 @@ class Stack:
         assert self._redis is not None, "the stack is not started"
         return self._redis
 
+    def async_client(self, client_name: str) -> AsyncRedis:
+        """A product-style asyncio client on the stack's Redis (cluster-aware), for a test
+        that writes as a service would; the caller closes it."""
+        return self.product_redis.target.client(client_name)
+
     def wipe_redis(self) -> None:
-        """Redis loses everything (it is the stack's own server): histories restart with a
-        new epoch at the next publish."""
-        self.redis.flushall()
+        """Redis loses everything (it is the stack's own, on a cluster every master):
+        histories restart with a new epoch at the next publish."""
+        self.product_redis.flushall(self.redis)
 
     def restart_redis(self) -> None:
         """Stop and start redis-server on the same port and data dir (AOF: data kept)."""
@@ -205,7 +228,8 @@ class Stack:
     def pour(self, channel: str, count: int) -> list[str]:
         """Publish `count` large (~1.4 KB) sentiment values on `channel` as fast as Redis
         takes them; returns their seqs. Blocking: run it in a thread from async code."""
-        return asyncio.run(_pour(self.redis_url, Channel.parse(channel), count))
+        target = self.product_redis.target
+        return asyncio.run(_pour(target.url, target.cluster, Channel.parse(channel), count))
 
     def log_tail(self, service: str, lines: int = 30) -> str:
         logs = sorted(self.workdir.glob(f"{service}-*.log"))
@@ -214,8 +238,8 @@ class Stack:
         return "\n".join(logs[-1].read_text(errors="replace").splitlines()[-lines:])
 
 
-async def _pour(redis_url: str, channel: Channel, count: int) -> list[str]:
-    client = create_redis(redis_url, client_name="stack-pour")
+async def _pour(redis_url: str, cluster: bool, channel: Channel, count: int) -> list[str]:
+    client = create_redis(redis_url, client_name="stack-pour", cluster=cluster)
     publisher = Publisher(client, source="pour")
     seqs = []
     try:

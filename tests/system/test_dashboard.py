@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 import pytest
 
-from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Publisher
@@ -59,7 +58,7 @@ def publish_sentiment(stack: Stack, asset: str) -> None:
     """What the sentiment service would publish (none runs in the stack)."""
 
     async def publish() -> None:
-        client = create_redis(stack.redis_url, client_name="test-sentiment")
+        client = stack.async_client("test-sentiment")
         try:
             await Publisher(client, source="test").publish(
                 Channel.parse(f"sentiment:{asset}"),
@@ -248,9 +247,9 @@ def test_dashboard_live_through_a_gateway_restart(stack: Stack) -> None:
     assert unexpected == [], unexpected
 
 
-def create_key(redis_url: str) -> str:
+def create_key(stack: Stack) -> str:
     async def create() -> str:
-        client = create_redis(redis_url, client_name="test-keys")
+        client = stack.async_client("test-keys")
         try:
             return (await ApiKeyStore(client).create("dashboard test")).key
         finally:
@@ -264,7 +263,7 @@ def test_api_key_entry_when_the_gateway_requires_keys(tmp_path: Path) -> None:
     assert CHROMIUM is not None
     with running_stack(tmp_path, env={"MP_API_KEYS_REQUIRED": "true"}) as keyed:
         keyed.wait_for_value("ticker:bitcoin")
-        key = create_key(keyed.redis_url)  # before Playwright runs its event loop here
+        key = create_key(keyed)  # before Playwright runs its event loop here
         with sync_playwright() as playwright:
             browser = launch(playwright, CHROMIUM)
             console = ConsoleLog()

@@ -14,29 +14,24 @@ import pytest
 import redis as sync_redis
 import websockets
 
-from tests.redis_fixtures import RedisTarget, session_cluster
-from tests.system.conftest import Product, running_product, start_product, stop_product
+from tests.system.conftest import (
+    Product,
+    running_product,
+    start_product,
+    stop_product,
+    suite_redis,
+)
 from tests.waiting import eventually_sync
 
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture(scope="module", params=["standalone", "cluster"])
-def product(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Product]:
-    """The product on its embedded Redis, then on a private three-master Redis Cluster
-    (MP_REDIS_CLUSTER=true): every test below runs on both with the same assertions."""
-    data_dir = tmp_path_factory.mktemp(f"product-{request.param}")
-    if request.param == "standalone":
-        with running_product(data_dir) as running:
-            yield running
-        return
-    with session_cluster(data_dir) as cluster:
-        target = RedisTarget(cluster.url, cluster=True)
-        with running_product(data_dir, **target.env()) as running:
-            running.cluster = cluster
-            yield running
+@pytest.fixture(scope="module")
+def product(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Product]:
+    """The product on the suite's Redis: its embedded one, or a private three-master Redis
+    Cluster (MP_REDIS_CLUSTER=true) when the suite runs on a cluster (`make test` runs both)."""
+    with running_product(tmp_path_factory.mktemp("product")) as running:
+        yield running
 
 
 def test_on_a_cluster_every_master_holds_part_of_the_data(product: Product) -> None:
@@ -152,10 +147,12 @@ def test_a_bad_setting_stops_with_one_line_naming_it(tmp_path: Any) -> None:
 
 
 def test_ctrl_c_stops_every_process_cleanly(tmp_path: Any) -> None:
-    """SIGINT to the supervisor stops all four services and Redis, exit status 0."""
-    running = start_product(tmp_path)
-    eventually_sync(
-        lambda: get_json(f"{running.base_url}/healthz")[0] == 200, timeout=30, what="healthz"
-    )
-    assert stop_product(running) == 0
-    assert get_json(f"{running.base_url}/healthz")[0] == 0
+    """SIGINT to the supervisor stops all four services (and its Redis, when it started
+    one), exit status 0."""
+    with suite_redis(tmp_path, {}) as (env, _):
+        running = start_product(tmp_path, **env)
+        eventually_sync(
+            lambda: get_json(f"{running.base_url}/healthz")[0] == 200, timeout=30, what="healthz"
+        )
+        assert stop_product(running) == 0
+        assert get_json(f"{running.base_url}/healthz")[0] == 0

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.connection import create_redis
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
 from marketpulse_common.timeframes import Timeframe
-from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server.server import DEMO_KEY, FakeCoinGecko, iter_windows
 from tests.processes import running_service, service_env
+from tests.redis_fixtures import RedisTarget
 from tests.waiting import eventually
 
 pytestmark = [pytest.mark.system, pytest.mark.redis]
@@ -25,13 +24,13 @@ ASSETS = ["bitcoin", "ethereum", "solana"]
 
 
 async def test_two_processes_share_one_ceiling_and_keep_the_key_secret(
-    redis_server: RedisServer, tmp_path: Path
+    product_redis: RedisTarget, tmp_path: Path
 ) -> None:
     """C = 4 per 2 s, a 21-call backfill and tickers from two processes: no window of the
     upstream's log holds more than 4 calls; the key is only ever in x-cg-demo-api-key."""
     with FakeCoinGecko(plan="demo") as server:
         env = service_env(
-            MP_REDIS_URL=redis_server.url,
+            **product_redis.env(),
             MP_SOURCE="coingecko",
             MP_ASSETS=",".join(ASSETS),
             MP_TIMEFRAMES="5m,1h,4h,1d",
@@ -44,7 +43,7 @@ async def test_two_processes_share_one_ceiling_and_keep_the_key_secret(
             MP_COINGECKO_MONTHLY_CALLS="1000000",
             MP_LOG_LEVEL="debug",
         )
-        redis = create_redis(redis_server.url, client_name="system-test")
+        redis = product_redis.client("system-test")
         try:
             with (
                 running_service("ingestor", env, tmp_path) as one,
