@@ -1,5 +1,6 @@
 # One Dockerfile, one image per service: `--build-arg SERVICE=gateway` installs only the
-# gateway member and marketpulse-common, with the versions pinned in uv.lock.
+# gateway member and marketpulse-common, with the versions pinned in uv.lock (plus the
+# dashboard's static files when they were built on the host: see below).
 #
 # Build arguments for machines without registry access (the defaults are for everyone else):
 #   PYTHON_IMAGE  the base of both stages: any Debian-like image with python3 (+ venv) 3.11+
@@ -36,6 +37,14 @@ ARG SERVICE
 ENV PATH=/app/.venv/bin:$PATH PYTHONUNBUFFERED=1 MP_LOG_FORMAT=json SERVICE=${SERVICE}
 RUN useradd --system --uid 10001 marketpulse
 COPY --from=build /app/.venv /app/.venv
+# The dashboard as built on the host (dashboard/dist: `make install`, which `make up` runs
+# first), when the context has it: the gateway serves it at `/`; without it `/` redirects to
+# the API docs. Plain files, so no Node stage and no registry are needed (uv.lock is named so
+# the COPY always has a source; it is removed again).
+COPY uv.lock dashboard/dis[t] /app/dashboard/
+RUN rm /app/dashboard/uv.lock
+# For `docker run`; compose.yaml sets the same path for its gateway.
+ENV MP_DASHBOARD_DIR=/app/dashboard
 USER marketpulse
 # Healthy while this instance's beacon is in Redis (see marketpulse_common.health).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s \

@@ -80,7 +80,8 @@ format: .venv/.synced
 bench: install
 	$(VENV_PY) bench/run_all.py $(BENCH_ARGS)
 
-up:
+# The images carry the dashboard built here (see Dockerfile), so build it first when npm is there.
+up: $(DASHBOARD)/dist/.build-stamp
 	$(COMPOSE) up -d --build
 
 down:

@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -245,6 +246,19 @@ def test_two_replicas_of_each_worker_compute_every_candle_once(compose: Compose)
     )
     assert len(opens) == len(set(opens)), f"a candle computed twice: {opens}"
     assert opens == sorted(opens)
+
+
+def test_the_gateway_image_serves_the_dashboard(compose: Compose) -> None:
+    """`/` is the dashboard built on the host (make install), not the redirect to /docs."""
+    if not (ROOT / "dashboard/dist/index.html").is_file():
+        pytest.skip("dashboard/dist not built here (no npm): the image has no dashboard")
+    page = httpx.get(f"{compose.base_url}/", timeout=10)
+    assert page.status_code == 200, page.status_code
+    assert "<title>marketpulse</title>" in page.text
+    script = re.search(r'src="(/ui/[^"]+\.js)"', page.text)
+    assert script, page.text[:500]
+    asset = httpx.get(f"{compose.base_url}{script.group(1)}", timeout=10)
+    assert asset.status_code == 200 and "javascript" in asset.headers["content-type"]
 
 
 def test_killing_a_container_leaves_the_rest_working(compose: Compose) -> None:

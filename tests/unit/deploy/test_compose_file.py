@@ -30,6 +30,7 @@ FIXED = {
     "MP_GATEWAY_HOST",
     "MP_GATEWAY_PORT",
     "MP_LOG_FORMAT",
+    "MP_DASHBOARD_DIR",  # the gateway's alone, defaulting to the image's copy
 }
 
 
@@ -55,6 +56,7 @@ def test_every_setting_reaches_every_service() -> None:
         assert not missing, f"{name} never receives {sorted(missing)}"
     gateway = services["gateway"]["environment"]
     assert gateway["MP_GATEWAY_HOST"] == "0.0.0.0"
+    assert gateway["MP_DASHBOARD_DIR"] == "${MP_DASHBOARD_DIR:-/app/dashboard}"
 
 
 def test_the_file_keeps_to_what_compose_v1_reads() -> None:
