@@ -12,7 +12,9 @@ WebSocket clients (memory per connection, delivery p99) and two gateways against
    ≤ 20 KB per connection, p99 ≤ 50 ms at 10,000 clients. Beside the p99, what the gateway
    alone takes (its own ws_delivery_lag: publish → the last frame of an event written) and
    its CPU per delivery, user and system apart: the clients' reading is in the p99 too. The
-   clients hold core 1 from here on, the gateways pin themselves to core 0 (bench_ws).
+   gateways pin themselves to core 0 (bench_ws); the clients are left unpinned here: pinned
+   to core 1 they read 10,000 sockets per event markedly slower (p99 361 and 768 ms against
+   180 and 250 ms unpinned, the gateway's own part unchanged at 165–180 ms).
 3. gateway, one process vs two: the same clients split over two gateway processes on the
    same channel, sustained deliveries/s in closed loop (bench_ws's), against one process.
    Target ≥ 1.6×. bench_ws pins every server process to core 0 and the clients hold core 1,
@@ -41,7 +43,7 @@ from pathlib import Path
 import uvloop
 from redis.asyncio import Redis
 
-from bench_ws import CLIENT_CORE, Load, percentile, progress, server
+from bench_ws import Load, percentile, progress, server
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Candle, encode_payload
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, health_pattern
@@ -255,10 +257,6 @@ class GatewayFigures:
 
 
 async def measure_gateways(plan: Plan, redis_url: str) -> GatewayFigures:
-    # The clients hold their own core, as in bench_ws (whose gateway processes pin themselves
-    # to the other): left to float, they shared the gateway's core at times. Pinned only now,
-    # so that the compute replicas started earlier could use every core.
-    os.sched_setaffinity(0, {CLIENT_CORE})
     redis = create_redis(redis_url, client_name="bench-scaling")
     publisher = Publisher(redis, source="bench")
     try:
