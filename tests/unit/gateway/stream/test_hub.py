@@ -12,7 +12,7 @@ from marketpulse_common.publisher import Snapshot
 from marketpulse_gateway.channel_event import ChannelEvent
 from marketpulse_gateway.stream.hub import MAX_PENDING_EVENTS, Hub
 from marketpulse_gateway.stream.protocol import (
-    CLOSE_GOING_AWAY,
+    CLOSE_SERVICE_RESTART,
     CLOSE_SLOW,
     Delta,
     Position,
@@ -151,11 +151,11 @@ def test_a_closed_client_gets_nothing_more() -> None:
     """After a close nothing is written, not even heartbeats, and the close is not repeated."""
     hub, socket = Hub(), FakeSocket()
     outbox = hub.connect(socket, ROOMY)
-    outbox.close(CLOSE_GOING_AWAY)
+    outbox.close(CLOSE_SERVICE_RESTART)
     outbox.close(CLOSE_SLOW)
     hub.beat(1.0)
     assert socket.frames == []
-    assert socket.closed_with == [CLOSE_GOING_AWAY]
+    assert socket.closed_with == [CLOSE_SERVICE_RESTART]
 
 
 def test_a_flood_while_joining_is_slow() -> None:
@@ -295,9 +295,9 @@ def test_closes_are_reported_when_decided() -> None:
     slow = hub.connect(FakeSocket(stalled=True), 100)
     hub.start(hub.subscribe(slow, CHANNEL), None)
     hub.publish(event("1-0", "", {"p": 1}))
-    hub.connect(FakeSocket(), ROOMY).close(CLOSE_GOING_AWAY)
-    slow.close(CLOSE_GOING_AWAY)
-    assert seen.closed == [CLOSE_SLOW, CLOSE_GOING_AWAY]
+    hub.connect(FakeSocket(), ROOMY).close(CLOSE_SERVICE_RESTART)
+    slow.close(CLOSE_SERVICE_RESTART)
+    assert seen.closed == [CLOSE_SLOW, CLOSE_SERVICE_RESTART]
 
 
 def test_malformed_entry_is_rejected() -> None:

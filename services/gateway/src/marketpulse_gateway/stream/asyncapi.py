@@ -24,8 +24,8 @@ from starlette.responses import Response
 from marketpulse_common.events import Candle, Forecast, Indicators, Sentiment, Ticker
 from marketpulse_common.keys import ChannelKind
 from marketpulse_gateway.stream.protocol import (
-    CLOSE_GOING_AWAY,
     CLOSE_POLICY,
+    CLOSE_SERVICE_RESTART,
     CLOSE_SLOW,
     CLOSE_TOO_BIG,
     Delta,
@@ -65,8 +65,7 @@ SERVER_FRAMES: dict[str, tuple[type[BaseModel], str]] = {
     "error": (ErrorFrame, "A refused op or channel; the connection stays open"),
 }
 CLOSE_CODES = {
-    CLOSE_GOING_AWAY: "server going away",
-    1012: "server restarting (shutdown)",
+    CLOSE_SERVICE_RESTART: "server restarting (shutdown)",
     CLOSE_POLICY: "policy: repeated refused messages",
     CLOSE_TOO_BIG: "a client message over MP_WS_MAX_MESSAGE_BYTES",
     CLOSE_SLOW: "too slow: the client's queue overflowed (MP_WS_QUEUE_BYTES)",

@@ -43,7 +43,7 @@ from marketpulse_common.publisher import Snapshot
 from marketpulse_gateway.channel_event import ChannelEvent, SeqKey, seq_key
 from marketpulse_gateway.stream.delta import changed_fields
 from marketpulse_gateway.stream.protocol import (
-    CLOSE_GOING_AWAY,
+    CLOSE_SERVICE_RESTART,
     CLOSE_SLOW,
     Delta,
     Heartbeat,
@@ -293,7 +293,7 @@ class Hub:
         frame = outgoing(encode_frame(Heartbeat(ts=ts)))
         self._on_sent(sum(outbox.offer(frame) for outbox in tuple(self._outboxes)))
 
-    def close_all(self, code: int = CLOSE_GOING_AWAY) -> None:
+    def close_all(self, code: int = CLOSE_SERVICE_RESTART) -> None:
         for outbox in tuple(self._outboxes):
             outbox.close(code)
 

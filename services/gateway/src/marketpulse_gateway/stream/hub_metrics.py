@@ -6,7 +6,7 @@ from __future__ import annotations
 from marketpulse_gateway.metrics import GatewayMetrics
 from marketpulse_gateway.stream.protocol import CLOSE_POLICY, CLOSE_SLOW, CLOSE_TOO_BIG
 
-# The `reason` label of ws_clients_dropped per close code the server chooses; 1001 (the
+# The `reason` label of ws_clients_dropped per close code the server chooses; 1012 (the
 # gateway shutting down) is not a drop.
 DROP_REASONS = {CLOSE_SLOW: "slow", CLOSE_POLICY: "policy", CLOSE_TOO_BIG: "too_big"}
 

@@ -15,9 +15,9 @@ A subscribe with a resume position answers `subscribed` with `recovered: true` f
 the missed updates as deltas (no snapshot: the client keeps its state), or `recovered: false`
 followed by a snapshot; see resume.py.
 
-Close codes: 1000 normal, 1001 server going away, 1008 policy (handshake refused after
-accept, or a client that keeps breaking the limits), 1009 client message too big, 4008 the
-client is too slow to keep up (its queue overflowed).
+Close codes: 1000 normal, 1012 the gateway is shutting down (DESIGN), 1008 policy (handshake
+refused after accept, or a client that keeps breaking the limits), 1009 client message too
+big, 4008 the client is too slow to keep up (its queue overflowed).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ MAX_CHANNEL_NAME = 96
 # Stream ids and epochs are short ASCII tokens; anything longer is not one of ours.
 MAX_POSITION_TOKEN = 48
 
-CLOSE_GOING_AWAY = 1001
+# The gateway is stopping (a restart or a scale-down): reconnect, to another replica.
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 # Private-use range (4000-4999); "4008" mirrors 1008 for "you broke the pace, not a rule".
