@@ -9,7 +9,12 @@ WebSocket clients (memory per connection, delivery p99) and two gateways against
    it) and N clients of bench_ws's minimal client on one uvloop, each subscribed to one
    ticker channel; RSS of the gateway before and after they connect (per connection), then
    one event a second to every client and the p99 from publish to receipt. Targets
-   ≤ 20 KB per connection, p99 ≤ 50 ms at 10,000 clients.
+   ≤ 20 KB per connection, p99 ≤ 50 ms at 10,000 clients. Beside the p99, what the gateway
+   alone takes (its own ws_delivery_lag: publish → the last frame of an event written) and
+   its CPU per delivery, user and system apart: the clients' reading is in the p99 too. The
+   gateways pin themselves to core 0 (bench_ws); the clients are left unpinned here: pinned
+   to core 1 they read 10,000 sockets per event markedly slower (p99 361 and 768 ms against
+   180 and 250 ms unpinned, the gateway's own part unchanged at 165–180 ms).
 3. gateway, one process vs two: the same clients split over two gateway processes on the
    same channel, sustained deliveries/s in closed loop (bench_ws's), against one process.
    Target ≥ 1.6×. bench_ws pins every server process to core 0 and the clients hold core 1,
@@ -29,6 +34,7 @@ import resource
 import statistics
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -80,6 +86,26 @@ FULL = Plan(
     split_clients=1000,
     split_events=200,
 )
+
+
+def fan_out_lag(port: int) -> tuple[float, float]:
+    """(sum of seconds, count) of the gateway's own ws_delivery_lag: publish → the last frame
+    of an event written to its subscribers, as the gateway sees it (no client involved)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name.startswith("marketpulse_gateway_ws_delivery_lag_seconds_"):
+            found[name.split("{")[0].rsplit("_", 1)[1]] = float(value.split()[-1])
+    return found.get("sum", 0.0), found.get("count", 0.0)
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def rss_kb(pid: int) -> int:
@@ -219,6 +245,9 @@ class GatewayFigures:
     rss_before_kb: int
     rss_after_kb: int
     p99_ms: float
+    written_ms: float  # mean publish → last frame written, from the gateway's own metric
+    user_us: float  # gateway CPU per delivery in the paced rounds
+    system_us: float
     one_rate: float
     two_rate: float
 
@@ -245,8 +274,17 @@ async def measure_gateways(plan: Plan, redis_url: str) -> GatewayFigures:
             progress(
                 f"{plan.many_clients} clients: {(after - before) / plan.many_clients:.1f} KB each"
             )
+            lag_before, cpu_before = fan_out_lag(port), cpu_split(pid)
             p99 = await paced_p99(many, plan.paced_s)
-            progress(f"p99 at 1 event/s each: {p99:.1f} ms")
+            lag_after, cpu_after = fan_out_lag(port), cpu_split(pid)
+            written = (lag_after[0] - lag_before[0]) / (lag_after[1] - lag_before[1]) * 1000
+            deliveries = plan.paced_s * plan.many_clients
+            spent = zip(cpu_after, cpu_before, strict=True)
+            user, system = ((a - b) / deliveries * 1e6 for a, b in spent)
+            progress(
+                f"p99 at 1 event/s each: {p99:.1f} ms; the gateway's last write {written:.1f} ms "
+                f"after publish; {user:.1f} + {system:.1f} µs CPU (user + system) per delivery"
+            )
             many.close()
         rates, next_index = {}, many.next_index
         for count in (1, 2):
@@ -258,7 +296,9 @@ async def measure_gateways(plan: Plan, redis_url: str) -> GatewayFigures:
                 next_index = load.next_index
                 load.close()
                 progress(f"{count} gateway(s): {rates[count]:,.0f} deliveries/s")
-        return GatewayFigures(plan.many_clients, before, after, p99, rates[1], rates[2])
+        return GatewayFigures(
+            plan.many_clients, before, after, p99, written, user, system, rates[1], rates[2]
+        )
     finally:
         await redis.aclose()
 
@@ -292,6 +332,10 @@ def report(plan: Plan, compute: dict[int, list[float]], gw: GatewayFigures) -> s
             f"| ≤ 20 KB {mark(kb <= 20)} |",
             f"| p99 publish → client at 1 event/s each | {gw.p99_ms:.1f} ms "
             f"| ≤ 50 ms {mark(gw.p99_ms <= 50)} |",
+            f"| of which the gateway: publish → its last write of an event (mean) "
+            f"| {gw.written_ms:.1f} ms | |",
+            f"| gateway CPU per delivery, user + system | {gw.user_us:.1f} + {gw.system_us:.1f} µs "
+            "| |",
             "",
             f"Compute: {plan.assets} assets × {plan.events_per_asset} candle events (1h, "
             f"{HISTORY} cached candles behind each), medians of {plan.compute_rounds} alternating "

@@ -20,6 +20,7 @@ module only then. tests/integration/gateway run every stream test through both s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -59,7 +60,78 @@ class DirectSocket:
         self._protocol.close_without_waiting(code, self._close_grace_s)
 
 
+class _Inbox:
+    """What uvicorn's protocol needs of its receive queue (`put_nowait`, `get`, `empty`), in
+    a fraction of an `asyncio.Queue`'s memory: that allocates four deques up front (about
+    3 KB per connection), for messages that arrive a few at a time and one reader."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class _Flag:
+    """What uvicorn's protocol needs of its `writable` event (`set`, `clear`, `wait`), without
+    the deque an `asyncio.Event` allocates per connection; only the ASGI `send` path (the
+    handshake, the portable fallback) ever waits on it."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        while not self._set:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+
 class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Held for the connection's life, so kept small: see _Inbox and _Flag.
+        self.queue = cast(Any, _Inbox())
+        self.writable = cast(Any, _Flag())
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101:
@@ -74,7 +146,11 @@ class DirectWebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Mapping[str, Any]) -> None:
         # uvicorn types its ASGI messages in a private module; this only passes them on.
         await super().send(cast(Any, message))
-        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+        if message["type"] == "websocket.accept":
+            # The handshake is done: its request and response (two header sets) are not
+            # needed again, and would otherwise be held for the connection's life.
+            self.request = self.response = cast(Any, None)
+        elif message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             # A denial response (401/403/429) completes the handshake; without this uvicorn
             # logs "returned without completing handshake" at ERROR for every refused client.
             self.handshake_complete = True

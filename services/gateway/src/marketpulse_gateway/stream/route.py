@@ -32,6 +32,9 @@ from marketpulse_gateway.stream.sockets import open_socket
 
 router = APIRouter()
 
+# Served by the edge directly once the gateway runs (rest/edge.py), by this router before.
+STREAM_PATH = "/v1/stream"
+
 ORIGIN_REFUSED = Denial(
     403,
     "origin-not-allowed",
@@ -40,7 +43,7 @@ ORIGIN_REFUSED = Denial(
 )
 
 
-@router.websocket("/v1/stream")
+@router.websocket(STREAM_PATH)
 async def stream(websocket: WebSocket, gateway: GatewayDep) -> None:
     denial = await _admission(websocket, gateway)
     if denial is not None:
