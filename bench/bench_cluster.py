@@ -159,25 +159,19 @@ class BacklogReader(StreamReader):
 async def read_round(redis: Redis, expected: int) -> float:
     """Seconds for the gateway's reader to deliver the whole backlog."""
     sink = Counting(expected)
-    reader = BacklogReader(redis, channels(), sink)
+    stop = asyncio.Event()
+    reader = BacklogReader(redis, channels(), sink, stop=stop)
     started = time.perf_counter()
     task = asyncio.create_task(reader.run())
     try:
         await asyncio.wait_for(sink.done.wait(), 120)
         return time.perf_counter() - started
     finally:
-        await stop(task)
-
-
-async def stop(task: asyncio.Task[None]) -> None:
-    """Cancel the reader once it is parked in its blocking XREAD. redis-py swallows a
-    cancellation that lands just as a command is sent (redis/redis-py#2028; 8.1 still does),
-    and the task then reads on for ever; cancelled mid-block it stops at once."""
-    await asyncio.sleep(0.2)
-    task.cancel()
-    done, _ = await asyncio.wait([task], timeout=5)
-    if not done:
-        print("warning: the reader did not stop on cancel (redis-py#2028)", flush=True)
+        # As the gateway stops it: `stop`, then cancel (a cancel alone can be swallowed by
+        # redis-py, redis/redis-py#2028; `stop` ends it after its current blocking read).
+        stop.set()
+        task.cancel()
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 10)
 
 
 async def measure(plan: Plan, tops: list[Topology]) -> dict[str, dict[str, list[float]]]:

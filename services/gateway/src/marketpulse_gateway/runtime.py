@@ -88,8 +88,8 @@ async def open_gateway(
     metrics.watch(redis_up=lambda: store.reachable, ages=hot.ages)
     hub = Hub(StreamMetrics(metrics))
     sink = EventFanout(hot, hub, catalog.channels)
-    reader = StreamReader(redis, catalog.cached_channels, sink, block_ms=tuning.block_ms)
     stop = asyncio.Event()
+    reader = StreamReader(redis, catalog.cached_channels, sink, block_ms=tuning.block_ms, stop=stop)
     tasks = [
         asyncio.create_task(reader.run(), name="stream-reader"),
         asyncio.create_task(send_heartbeats(hub, tuning.heartbeat_s, clock), name="heartbeats"),

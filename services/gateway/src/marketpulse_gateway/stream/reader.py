@@ -10,6 +10,11 @@ follows from the last id it saw per stream; starting from "$" on every call woul
 entries added between two calls. A Redis outage pauses reading with capped backoff and
 resumes from the same ids, so nothing still in a stream's history is skipped.
 
+It stops when cancelled or, at the latest one blocking read later, once its `stop` event is
+set: redis-py swallows a cancellation that lands just as a command is sent
+(redis/redis-py#2028), and a reader that only stopped on cancel would then read on for ever
+and hold up the gateway's shutdown.
+
 On Redis Cluster one XREAD may only name keys of one hash slot, so the reader follows each
 slot's streams (one asset's, by their `{asset}` tag) in its own blocking loop; standalone
 Redis keeps the single XREAD over every stream.
@@ -57,6 +62,7 @@ class StreamReader:
         *,
         block_ms: int = MAX_BLOCK_MS,
         batch: int = READ_BATCH,
+        stop: asyncio.Event | None = None,
     ) -> None:
         if not 0 < block_ms <= MAX_BLOCK_MS:
             raise ValueError(f"block_ms must be in 1..{MAX_BLOCK_MS}")
@@ -66,13 +72,16 @@ class StreamReader:
         self._block_ms = block_ms
         self._batch = batch
         self._delay = 0.0
+        self._stop = stop if stop is not None else asyncio.Event()
         # Set once every stream has a starting position: events from then on reach the hub.
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        """Read until cancelled (by the gateway's lifespan)."""
+        """Read until cancelled or `stop` is set (by the gateway's lifespan)."""
         positions = await self._start_positions()
         self.ready.set()
+        if self._stop.is_set():
+            return
         groups = slot_groups(self._redis, list(positions))
         if len(groups) == 1:
             await self._follow(positions)
@@ -82,8 +91,8 @@ class StreamReader:
                 tasks.create_task(self._follow({key: positions[key] for key in keys}))
 
     async def _follow(self, positions: dict[str, str]) -> None:
-        """XREAD `positions` (keys of one slot on a cluster) for ever, moving them on."""
-        while True:
+        """XREAD `positions` (keys of one slot on a cluster) until stopped, moving them on."""
+        while not self._stop.is_set():
             try:
                 streams = cast("dict[KeyT, StreamIdT]", positions)
                 reply = await self._redis.xread(streams, block=self._block_ms, count=self._batch)
@@ -94,7 +103,7 @@ class StreamReader:
             self._dispatch(_stream_items(reply), positions)
 
     async def _start_positions(self) -> dict[str, str]:
-        while True:
+        while not self._stop.is_set():
             try:
                 pipe = self._redis.pipeline(transaction=False)
                 for key in self._names:
@@ -106,6 +115,7 @@ class StreamReader:
             self._recovered()
             pairs = zip(self._names, replies, strict=True)
             return {key: self._prime(key, entries) for key, entries in pairs}
+        return {}
 
     def _prime(self, key: str, entries: list[Any]) -> str:
         if not entries:
