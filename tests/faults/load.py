@@ -189,14 +189,15 @@ def delivery_verdict(
     of order (the client would see a gap). With `epochs`, only the stretches in each
     channel's given epoch (the history Redis still has)."""
     total = Verdict(scenario, 0, 0, 0, 0)
-    for reader in readers:
+    for n, reader in enumerate(readers):
         for channel in reader.channels:
             for segment in reader.segments(channel):
                 if epochs is not None and segment[0]["epoch"] != epochs[channel]:
                     continue
                 seqs = [f["seq"] for f in segment]
                 produced = list(history(channel, seqs[0], max(seqs, key=seq_key)))
-                total += compare(scenario, produced, seqs)
+                where = f"client {n}, {channel}, {segment[0]['type']} {seqs[0]} on"
+                total += compare(scenario, produced, seqs, where=where)
                 chain_breaks = sum(
                     1
                     for before, frame in pairwise(segment)

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -42,6 +43,8 @@ pytestmark = pytest.mark.system
 CHANNELS = ["ticker:bitcoin", "ticker:ethereum", "indicators:bitcoin:5m"]
 SERVICES = ("ingestor", "compute", "sentiment", "gateway")
 COMPUTE_GROUP = "compute"
+
+T = TypeVar("T")
 
 
 class Recorder:
@@ -125,7 +128,6 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
     try:
         product = start_product(tmp_path / "product", **target.env())
         http = httpx.AsyncClient(base_url=product.base_url)
-        tasks.append(asyncio.create_task(http_alive(http, product)))
 
         async def indicators_ready() -> bool:
             r = await get(http, "/v1/assets/bitcoin/indicators?tf=5m")
@@ -135,15 +137,15 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
             r = await get(http, "/readyz")
             return r is not None and r.json().get("state") == "ready"
 
-        await eventually(indicators_ready, timeout=60, what="bitcoin 5m indicators")
-        await eventually(gateway_ready, timeout=30, what="/readyz ready before the failover")
+        await until(product, indicators_ready, timeout=60, what="bitcoin 5m indicators")
+        await until(product, gateway_ready, timeout=30, what="/readyz ready before the failover")
         ws = Recorder()
         states: list[tuple[float, str]] = []
         reasons: list[str] = []
         tasks.append(asyncio.create_task(ws.run(product.ws_url)))
         tasks.append(asyncio.create_task(readiness(http, product.base_url, states, reasons)))
-        await eventually(
-            lambda: asyncio.sleep(0, len(ws.on("ticker:bitcoin")) >= 4), timeout=20,
+        await until(
+            product, lambda: asyncio.sleep(0, len(ws.on("ticker:bitcoin")) >= 4), timeout=20,
             what="live bitcoin ticker deltas",
         )  # fmt: skip
 
@@ -154,7 +156,7 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
             }
             return fresh >= set(SERVICES)
 
-        await eventually(all_beating, timeout=60, what="every service started and beating")
+        await until(product, all_beating, timeout=60, what="every service started and beating")
         victim = cluster.master_of(Channel(ChannelKind.TICKER, "bitcoin").stream_key)
         survivor = cluster.master_of(Channel(ChannelKind.TICKER, "ethereum").stream_key)
         assert victim is not survivor, "the test needs bitcoin and ethereum on two masters"
@@ -164,15 +166,15 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
         healed_at = time.monotonic()
 
         # Data flows again for the asset whose master died, over WebSocket and REST.
-        await eventually(
-            lambda: asyncio.sleep(0, len(ws.on("ticker:bitcoin", after=healed_at)) >= 3),
+        await until(
+            product, lambda: asyncio.sleep(0, len(ws.on("ticker:bitcoin", after=healed_at)) >= 3),
             timeout=30, what="bitcoin ticker updates after the failover",
         )  # fmt: skip
-        newest_candle = await eventually(
-            lambda: newest_candle_open(redis), timeout=30, what="a bitcoin 5m candle"
+        newest_candle = await until(
+            product, lambda: newest_candle_open(redis), timeout=30, what="a bitcoin 5m candle"
         )
-        await eventually(
-            lambda: indicators_reach(redis, newest_candle), timeout=30,
+        await until(
+            product, lambda: indicators_reach(redis, newest_candle), timeout=30,
             what="indicators of the newest candle after the failover",
         )  # fmt: skip
 
@@ -183,11 +185,11 @@ async def test_a_master_killed_mid_stream_is_replaced_and_no_acknowledged_work_i
         # Every service is alive (none restarted) and beating.
         assert product.proc.poll() is None, product.output()
 
-        await eventually(all_beating, timeout=30, what="a fresh beacon from every service")
+        await until(product, all_beating, timeout=30, what="a fresh beacon from every service")
 
         # /readyz reported the degradation while it lasted, and recovered.
-        await eventually(
-            lambda: asyncio.sleep(0, states and states[-1][1] == "ready"), timeout=20,
+        await until(
+            product, lambda: asyncio.sleep(0, states and states[-1][1] == "ready"), timeout=20,
             what="/readyz ready again",
         )  # fmt: skip
         during = {s for t, s in states if killed_at <= t <= healed_at}
@@ -222,10 +224,19 @@ async def get(http: httpx.AsyncClient, path: str) -> httpx.Response | None:
         return None
 
 
-async def http_alive(http: httpx.AsyncClient, product: Product) -> None:
-    """Fails the test at once (by raising in its task) if the product exits."""
-    await asyncio.to_thread(product.proc.wait)
-    raise AssertionError(f"the product exited:\n{product.output()}")
+async def until(
+    product: Product, probe: Callable[[], Awaitable[T]], *, timeout: float, what: str
+) -> T:
+    """`eventually`, failing at once with the product's output when the product exited (a
+    service that died stops them all): otherwise a service that did not carry on after the
+    failover would only show as a timed-out wait for data."""
+
+    async def checked() -> T:
+        if product.proc.poll() is not None:
+            raise AssertionError(f"the product exited before {what}:\n{product.output()}")
+        return await probe()
+
+    return await eventually(checked, timeout=timeout, what=what)
 
 
 async def newest_candle_open(redis: Redis) -> int | None:

@@ -137,6 +137,11 @@ class LeasedScheduler:
     def start(self) -> None:
         self._scheduler.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether jobs are being scheduled (started and not yet stopped)."""
+        return bool(self._scheduler.running)
+
     async def _claimed(self, spec: JobSpec) -> bool:
         """Free-running jobs: always. Grid jobs: whether this run's slot was still free."""
         if spec.phase_s is None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.health import instance_id, run_beacon
@@ -35,19 +35,43 @@ RETENTION = JobSpec("retention", interval_s=30.0, lease_ttl_s=90.0, jitter_s=5.0
 BACKFILL_LEASE_TTL_MS = 60_000
 # Inside lifecycle.DRAIN_TIMEOUT_S, so Redis is still closed cleanly after a slow last run.
 JOB_DRAIN_TIMEOUT_S = 5.0
+# Between two attempts to open the source while Redis (or the cluster slot of the market
+# clock) is unavailable as the ingestor starts.
+OPEN_RETRY_S = 1.0
+# Redis, or the one Redis Cluster node serving a key, unavailable for now (a failover in
+# progress): the startup waits it out, the backfill leaves the caches to the candle jobs.
+_UNAVAILABLE = (RedisError, RedisClusterException)
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Run one ingestor instance until `stop` is set."""
     redis = create_redis(settings.redis_dsn, client_name=SERVICE, cluster=settings.redis_cluster)
     try:
-        source = await open_source(settings, redis)
+        source = await open_source_patiently(settings, redis, stop)
+        if source is None:
+            return  # stopped before Redis came back
         try:
             await Ingestor(settings, redis, source).run(stop)
         finally:
             await source.aclose()
     finally:
         await redis.aclose()
+
+
+async def open_source_patiently(
+    settings: Settings, redis: Redis, stop: asyncio.Event
+) -> MarketSource | None:
+    """`open_source`, waiting out a Redis outage (a cluster failover as the ingestor starts:
+    the startup check reached a node, but the one serving the market clock is being
+    replaced); None when `stop` is set first."""
+    while not stop.is_set():
+        try:
+            return await open_source(settings, redis)
+        except _UNAVAILABLE as e:
+            log.warning("redis unavailable while opening the source; retrying", error=str(e))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), OPEN_RETRY_S)
+    return None
 
 
 async def open_source(settings: Settings, redis: Redis) -> MarketSource:
@@ -105,7 +129,13 @@ class Ingestor:
 
     async def _backfill(self, stop: asyncio.Event) -> None:
         lease = Lease(self._redis, f"{SERVICE}:backfill", self.instance, BACKFILL_LEASE_TTL_MS)
-        if await lease.acquire() is None:
+        try:
+            held = await lease.acquire()
+        except _UNAVAILABLE as e:
+            # Like a backfill cut short: the candle jobs fill the caches once Redis is back.
+            log.warning("backfill skipped: redis unavailable", error=str(e))
+            return
+        if held is None:
             # Another replica is filling the caches; our candle job would only repeat it.
             log.info("backfill is running on another replica; skipping it here")
             return
@@ -129,11 +159,19 @@ class Ingestor:
                     tickers.interval_s
                 ):
                     await self.jobs.run_once(tickers, self._tickers)
-        except (RedisError, SourceError) as e:
+        except (*_UNAVAILABLE, SourceError) as e:
             # Not fatal: the candle jobs and gap repair fill any cache left empty.
             log.warning("backfill failed; the candle jobs will fill the caches", error=str(e))
         finally:
+            await self._release(lease)
+
+    async def _release(self, lease: Lease) -> None:
+        """Hand the lease back; when Redis cannot be told (the outage that may have cut the
+        backfill short), it expires by itself within its TTL."""
+        try:
             await lease.release()
+        except _UNAVAILABLE as e:
+            log.warning("could not release a lease; it will expire", job=lease.job, error=str(e))
 
     async def _tickers(self) -> None:
         await self._refresher.refresh_tickers(await self._source.market_time())
