@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from marketpulse_common.settings import Settings
 from marketpulse_gateway import operations
@@ -26,6 +28,7 @@ from marketpulse_gateway.rest.routes import assets, candles, snapshot
 from marketpulse_gateway.runtime import Gateway, Tuning, open_gateway
 from marketpulse_gateway.stream import route as stream
 from marketpulse_gateway.stream.asyncapi import install_asyncapi
+from marketpulse_gateway.stream.context import StreamContext
 
 if TYPE_CHECKING:
     from marketpulse_gateway.rest.context import RestContext
@@ -86,5 +89,15 @@ def create_app(
     for module in (assets, candles, snapshot, operations, stream):
         app.include_router(module.router)
     install_dashboard(app, settings.dashboard_dir)
-    edge = Edge(app, max_body_bytes=settings.max_body_bytes)
+    edge = Edge(
+        app,
+        max_body_bytes=settings.max_body_bytes,
+        websockets={stream.STREAM_PATH: _stream_directly},
+    )
     return edge
+
+
+async def _stream_directly(scope: Scope, receive: Receive, send: Send, gateway: Any) -> None:
+    """`WS /v1/stream` straight from the edge: the gateway's context serves REST and the
+    stream alike (runtime.Gateway)."""
+    await stream.stream(WebSocket(scope, receive, send), cast(StreamContext, gateway))

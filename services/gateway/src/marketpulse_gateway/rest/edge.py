@@ -32,13 +32,13 @@ closures alive per client, about 9 KB of the gateway's memory per connection.
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, cast
 
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
 from marketpulse_gateway.admission import Denial, Header, key_from_headers
 from marketpulse_gateway.dashboard import UI_PREFIX
@@ -48,8 +48,6 @@ from marketpulse_gateway.rest.context import RestContext
 from marketpulse_gateway.rest.envelope import CACHE_CONTROL, Rendered
 from marketpulse_gateway.rest.etag import not_modified
 from marketpulse_gateway.rest.hot_cache import Hit
-from marketpulse_gateway.stream.context import StreamContext
-from marketpulse_gateway.stream.route import STREAM_PATH, stream
 
 # Never guarded: orchestrators and scrapers must reach them whatever the keys and limits.
 OPERATIONS_PATHS = frozenset(
@@ -142,20 +140,31 @@ def read_heads(raw: list[tuple[bytes, bytes]]) -> RequestHeads:
     return heads
 
 
+# A WebSocket endpoint the edge calls itself once the gateway runs, with the gateway's context
+# (the composing root, app.py, hands the stream's in: rest/ never imports stream/).
+DirectWebSocket = Callable[[Scope, Receive, Send, Any], Awaitable[None]]
+
+
 class Edge:
-    def __init__(self, api: FastAPI, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        api: FastAPI,
+        *,
+        max_body_bytes: int,
+        websockets: Mapping[str, DirectWebSocket] | None = None,
+    ) -> None:
         self.api = api
         self._max_body = max_body_bytes
+        self._websockets = dict(websockets or {})
         # Set by the app's lifespan while the gateway runs; until then everything is FastAPI's.
         self.gateway: RestContext | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self.gateway
         if gateway is None or scope["type"] != "http":
-            kind = scope["type"]
-            if gateway is not None and kind == "websocket" and scope["path"] == STREAM_PATH:
-                # The gateway's context serves REST and the stream alike (runtime.Gateway).
-                await stream(WebSocket(scope, receive, send), cast(StreamContext, gateway))
+            direct = self._websockets.get(scope["path"]) if scope["type"] == "websocket" else None
+            if gateway is not None and direct is not None:
+                await direct(scope, receive, send, gateway)
                 return
             await self.api(scope, receive, send)
             return
