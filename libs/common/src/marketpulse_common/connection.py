@@ -27,11 +27,17 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
     ClusterDownError,
     RedisClusterException,
+    RedisError,
     SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# Everything redis-py raises about Redis (a Redis Cluster client's "no node can serve this"
+# is a RedisClusterException, which is not a RedisError): what a loop that waits out an
+# outage, or a startup that reports one, catches.
+REDIS_ERRORS = (RedisError, RedisClusterException)
 
 # Longest BLOCK any consumer may use (ms). Short enough that a stop request is noticed fast.
 MAX_BLOCK_MS = 2000

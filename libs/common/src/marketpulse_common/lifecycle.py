@@ -16,9 +16,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any, NoReturn
 
-from redis.exceptions import RedisClusterException, RedisError
-
-from marketpulse_common.connection import create_redis
+from marketpulse_common.connection import REDIS_ERRORS, create_redis
 from marketpulse_common.errors import MarketpulseError, SettingsError
 from marketpulse_common.logs import configure_logging, get_logger, register_settings_secrets
 from marketpulse_common.metrics import start_metrics_endpoint
@@ -34,8 +32,7 @@ DRAIN_TIMEOUT_S = 8.0
 EXIT_SETTINGS = 2
 EXIT_FAILED = 1
 # What the world around a service can do to it. Anything else escaping a service is a bug.
-# RedisClusterException: a cluster client that cannot reach any node or cover the slots.
-_OPERATIONAL = (RedisError, RedisClusterException, OSError, MarketpulseError)
+_OPERATIONAL = (*REDIS_ERRORS, OSError, MarketpulseError)
 
 Work = Callable[[Settings, asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -87,7 +84,7 @@ def service_main(
 async def _checked_run(settings: Settings, work: Work) -> None:
     try:
         await redis_reachable(settings.redis_dsn, cluster=settings.redis_cluster)
-    except (RedisError, RedisClusterException) as e:
+    except REDIS_ERRORS as e:
         _exit(EXIT_FAILED, f"redis unavailable at start: {describe(e)}")
     await run_until_signalled(partial(work, settings))
 

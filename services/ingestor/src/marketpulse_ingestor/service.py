@@ -8,9 +8,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisClusterException, RedisError
 
-from marketpulse_common.connection import create_redis
+from marketpulse_common.connection import REDIS_ERRORS, create_redis
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.lease import Lease
 from marketpulse_common.logs import get_logger
@@ -40,7 +39,7 @@ JOB_DRAIN_TIMEOUT_S = 5.0
 OPEN_RETRY_S = 1.0
 # Redis, or the one Redis Cluster node serving a key, unavailable for now (a failover in
 # progress): the startup waits it out, the backfill leaves the caches to the candle jobs.
-_UNAVAILABLE = (RedisError, RedisClusterException)
+_UNAVAILABLE = REDIS_ERRORS
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:

@@ -27,10 +27,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisClusterException, RedisError
 from redis.typing import KeyT, StreamIdT
 
-from marketpulse_common.connection import MAX_BLOCK_MS, slot_groups
+from marketpulse_common.connection import MAX_BLOCK_MS, REDIS_ERRORS, slot_groups
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import decode_payload
 from marketpulse_common.keys import Channel
@@ -40,9 +39,8 @@ from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
 
-# What a Redis or Redis Cluster outage raises (a cluster client with no node serving a slot
-# raises RedisClusterException, which is not a RedisError).
-_UNAVAILABLE = (RedisError, RedisClusterException)
+# What a Redis or Redis Cluster outage raises.
+_UNAVAILABLE = REDIS_ERRORS
 
 # Entries taken per XREAD: enough to catch up after a pause in a few calls without holding
 # the event loop for long on one reply.
