@@ -150,7 +150,3 @@ class ProductRedis:
         # Typed as a Redis like the product's own clients: the commands the tests send
         # (single-key reads, FLUSHALL) mean the same on both.
         return cast(sync_redis.Redis, client)
-
-    def flushall(self, client: sync_redis.Redis) -> None:
-        """Every key gone (redis-py's cluster client sends FLUSHALL to every master)."""
-        client.flushall()

@@ -200,7 +200,7 @@ class Stack:
     def wipe_redis(self) -> None:
         """Redis loses everything (it is the stack's own, on a cluster every master):
         histories restart with a new epoch at the next publish."""
-        self.product_redis.flushall(self.redis)
+        self.redis.flushall()  # redis-py's cluster client sends it to every master
 
     def restart_redis(self) -> None:
         """Stop and start redis-server on the same port and data dir (AOF: data kept)."""
