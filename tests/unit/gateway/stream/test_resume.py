@@ -53,7 +53,13 @@ def deltas(replay: Replay) -> list[Delta]:
     return frames  # type: ignore[return-value]
 
 
-VALUES = [{"p": n, "v": 7, "asset": "bitcoin"} for n in range(1, 6)]
+def ticker(price: float, **optional: float) -> dict[str, Any]:
+    """A ticker payload that passes its schema (ticker/1), as a producer publishes it."""
+    return {"asset": "bitcoin", "vs_currency": "usd", "price": price,
+            "last_updated": "2026-01-01T00:00:00Z", **optional}  # fmt: skip
+
+
+VALUES = [ticker(n, volume_24h=7) for n in range(1, 6)]
 
 
 class TestResumeTable:
@@ -67,7 +73,7 @@ class TestResumeTable:
             ("3-0", "4-0"),
             ("4-0", "5-0"),
         ]
-        assert [d.data for d in deltas(replay)] == [{"p": 3}, {"p": 4}, {"p": 5}]
+        assert [d.data for d in deltas(replay)] == [{"price": 3}, {"price": 4}, {"price": 5}]
 
     def test_position_at_the_newest_entry_is_up_to_date(self) -> None:
         """A client that missed nothing is recovered with an empty replay."""
@@ -119,20 +125,53 @@ class TestResumeTable:
         assert plan(entries, "1-0", max_entries=4) is not None
         assert plan(entries, "1-0", max_bytes=100) is None
 
-    def test_entry_not_in_publisher_format_is_not_recovered(self) -> None:
-        """A malformed entry in the way means no replay, never a guess."""
+    def test_entry_not_in_publisher_format_is_skipped_and_breaks_the_chain(self) -> None:
+        """A malformed entry is skipped as the live reader skips it; the next entry names it
+        as prev, so the chain is broken: no replay, never a guess."""
         entries = history(VALUES)
         entries[3] = (entries[3][0], {"prev": "3-0", "epoch": "e1"})  # no data
         assert plan(entries, "2-0") is None
+
+    def test_foreign_entry_is_never_replayed(self) -> None:
+        """An entry in the publisher's format whose payload fails its schema (written by
+        something other than a producer) reached no live client: a resume skips it too."""
+        entries = history(VALUES)
+        foreign = {"s": "ticker/1", "ts": "1", "d": orjson.dumps({"price": -1}).decode(),
+                   "prev": "5-0", "epoch": "e1"}  # fmt: skip
+        replay = plan([*entries, ("6-0", foreign)], "3-0")
+        assert replay is not None
+        assert [d.seq for d in deltas(replay)] == ["4-0", "5-0"]
+        assert replay.last_seq == "5-0"
+
+    def test_foreign_entry_between_updates_does_not_break_the_chain(self) -> None:
+        """The publisher chains past a foreign entry (its prev is the last value it wrote), and
+        so does the replay: recovered, with the foreign entry left out."""
+        entries = history(VALUES)
+        foreign = {"s": "ticker/1", "ts": "1", "d": "not json", "prev": "3-0", "epoch": "e1"}
+        entries.insert(3, ("3-1", foreign))
+        replay = plan(entries, "2-0")
+        assert replay is not None
+        assert [(d.prev_seq, d.seq) for d in deltas(replay)] == [
+            ("2-0", "3-0"),
+            ("3-0", "4-0"),
+            ("4-0", "5-0"),
+        ]
 
     def test_read_count_leaves_room_to_notice_too_many(self) -> None:
         """The history read asks for the entry at seq, the limit, and one more."""
         assert replay_read_count(500) == 502
 
 
+OPTIONAL = ("change_24h_pct", "high_24h", "low_24h", "volume_24h", "market_cap")
+
+
 @given(
     st.lists(
-        st.dictionaries(st.sampled_from("abcd"), st.integers(0, 3), min_size=1),
+        st.builds(
+            lambda price, optional: ticker(price, **optional),
+            st.integers(1, 3),
+            st.dictionaries(st.sampled_from(OPTIONAL), st.integers(1, 3)),
+        ),
         min_size=1,
         max_size=12,
     ),
