@@ -1,10 +1,11 @@
-"""One trace from the upstream call to the WebSocket fan-out, across three services that never
+"""One trace from the upstream call to the WebSocket fan-out, across four services that never
 call each other: the trace context travels in the stream entries (`tp`).
 
 The real parts in one process: the ingestor's CoinGecko source over loopback HTTP (a local
 CoinGecko), the refresher storing and publishing into a private Redis, compute's candle
-handler on the entry the ingestor appended, and the gateway's fan-out on the entry compute
-appended. Spans go to the SDK's in-memory exporter; the checks are their parent links.
+handler on the entry the ingestor appended, sentiment's worker on the entry compute appended,
+and the gateway's fan-out on the entries compute and sentiment appended. Spans go to the
+SDK's in-memory exporter; the checks are their parent links.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from marketpulse_gateway.channel_event import ChannelEvent
 from marketpulse_gateway.event_fanout import EventFanout
 from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.refresher import Markets, Refresher
+from marketpulse_sentiment.providers import HeuristicProvider
+from marketpulse_sentiment.worker import SentimentWorker
 from tests.coingecko_server.server import FakeCoinGecko
 from tests.integration.ingestor.harness import cg_settings
 
@@ -44,6 +47,7 @@ TF = Timeframe.H1
 CANDLES = Channel(ChannelKind.CANDLES, ASSET, TF)
 INDICATORS = Channel(ChannelKind.INDICATORS, ASSET, TF)
 TICKER = Channel(ChannelKind.TICKER, ASSET)
+SENTIMENT = Channel(ChannelKind.SENTIMENT, ASSET)
 
 
 class Events:
@@ -129,6 +133,30 @@ async def test_one_candle_is_one_trace_from_the_upstream_call_to_the_fan_out(
     assert compute.attributes is not None and compute.attributes["asset"] == ASSET
     assert fanout.attributes is not None and fanout.attributes["channel"] == INDICATORS.name
     assert candle_fields["tp"].split("-")[1] == format(ingest.context.trace_id, "032x")
+
+
+async def test_a_sentiment_continues_the_trace_of_the_indicators_that_triggered_it(
+    spans: InMemorySpanExporter, redis: Redis, refresher: Refresher
+) -> None:
+    await refresher.refresh_tickers(int(time.time()))
+    await refresher.refresh_candles(int(time.time()))
+    candle_id, candle_fields = await newest_entry(redis, CANDLES)
+    await CandleHandler(redis)(StreamMessage(CANDLES.stream_key, candle_id, candle_fields, 1))
+    indicators_id, indicator_fields = await newest_entry(redis, INDICATORS)
+    worker = SentimentWorker(redis, HeuristicProvider(), [TF])
+    await worker.handle(StreamMessage(INDICATORS.stream_key, indicators_id, indicator_fields, 1))
+    sentiment_id, sentiment_fields = await newest_entry(redis, SENTIMENT)
+    fan_out(SENTIMENT, sentiment_id, sentiment_fields)
+
+    compute = named(spans, "compute candle")
+    refresh = named(spans, "sentiment refresh")
+    assess = named(spans, "sentiment assess")
+    fanout = named(spans, "gateway fan-out")
+    assert parent_of(refresh) == compute.context.span_id
+    assert parent_of(assess) == refresh.context.span_id
+    assert parent_of(fanout) == refresh.context.span_id
+    assert refresh.context.trace_id == compute.context.trace_id == fanout.context.trace_id
+    assert assess.attributes is not None and assess.attributes["provider"] == "heuristic"
 
 
 async def test_a_ticker_is_traced_from_the_upstream_call_to_the_fan_out(

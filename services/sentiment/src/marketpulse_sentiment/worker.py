@@ -12,6 +12,9 @@ served: the gateway marks it stale by age, and no other service notices. Only wh
 no reading yet, or the stored one is already a fallback, is the rule-based reading published
 in its place (`fallback=True`), stamped with the heuristic's own input hash so the model is
 asked again as soon as it may be.
+
+With tracing on, the refresh continues the trace of the event that triggered it (its `tp`),
+and the sentiment it publishes carries the refresh's own context on to the gateway's fan-out.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Sentiment
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.logs import get_logger
-from marketpulse_common.publisher import Published, Publisher, entry_from_fields
+from marketpulse_common.publisher import ChannelField, Published, Publisher, entry_from_fields
 from marketpulse_common.timeframes import Timeframe
+from marketpulse_common.tracing import span, span_from_entry
 from marketpulse_sentiment import heuristic
 from marketpulse_sentiment.cache import AssetState, read_asset_state
 from marketpulse_sentiment.errors import ProviderUnavailable
@@ -86,7 +90,11 @@ class SentimentWorker:
 
     async def handle(self, msg: StreamMessage) -> None:
         """StreamConsumer handler: refresh the event's asset."""
-        await self.refresh(event_asset(msg))
+        asset = event_asset(msg)
+        with span_from_entry(
+            msg.fields.get(ChannelField.TRACE, ""), "sentiment refresh", asset=asset
+        ):
+            await self.refresh(asset)
 
     async def refresh(self, asset: str) -> Published | None:
         """Assess `asset` from the cache and publish if its input changed; None if not."""
@@ -113,7 +121,8 @@ class SentimentWorker:
     ) -> Sentiment | None:
         now = self._clock()
         try:
-            return await self._provider.assess(inp, input_hash=digest, now=now)
+            with span("sentiment assess", provider=self._provider.name):
+                return await self._provider.assess(inp, input_hash=digest, now=now)
         except ProviderUnavailable as e:
             MODEL_SKIPPED.labels(reason=e.reason).inc()
             if last is not None and not last.fallback:
