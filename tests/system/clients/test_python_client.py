@@ -131,12 +131,13 @@ async def test_a_gateway_crash_is_resumed_without_a_missed_or_repeated_seq(stack
 
 
 async def test_a_gateway_shutdown_closes_with_1012_and_the_client_resumes(stack: Stack) -> None:
-    """SIGTERM: the gateway says it is restarting (1012); the client comes back and resumes."""
+    """SIGTERM: the gateway says it is restarting (1012) and exits 0; the client comes back
+    and resumes."""
     seen = Recorder()
     async with MarketPulse(stack.base_url) as mp:
         mp.subscribe(TICKER, seen)
         await until_in_step(mp, stack, TICKER)
-        await asyncio.to_thread(stack.stop_gateway)
+        assert await asyncio.to_thread(stack.stop_gateway) == 0, stack.log_tail("gateway")
         await asyncio.to_thread(stack.start_gateway)
         await until_in_step(mp, stack, TICKER)
 
