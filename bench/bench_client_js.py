@@ -10,12 +10,13 @@ theirs. Without node/npm on the machine the section says so instead.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from cli import bench_parser, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "clients/js"
@@ -59,9 +60,7 @@ def table(r: dict[str, Any], quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
@@ -69,10 +68,7 @@ def main() -> None:
     else:
         prepare(npm)
         text = table(measure(node, args.quick), args.quick)
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

@@ -17,18 +17,17 @@ Target (issue 15): the client applies at least 20,000 deltas/s.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection, serve
 
+from cli import bench_parser, publish
 from marketpulse_client import MarketPulse, Update
 from marketpulse_client.book import ChannelBook
 from marketpulse_gateway.stream.delta import changed_fields
@@ -194,15 +193,10 @@ def table(results: list[tuple[str, int, float]], quick: bool) -> tuple[str, bool
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     text, met = table(measure(args.quick), args.quick)
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
     if not met:  # reported, not failed: a loaded machine says nothing about the code
         print(f"target missed: {TARGET_DELTAS_PER_S:,} deltas/s")
 

@@ -20,7 +20,6 @@ The product runs as processes (tests/system/stack.py); the browser is the system
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import statistics
 import sys
@@ -28,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from cli import bench_parser, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/system: the stack and the browser helpers
@@ -227,9 +228,7 @@ def table(r: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     if chromium_path() is None:
         text = f"{TITLE}\n\nNot measured: no Chromium (apt-get install chromium).\n"
@@ -237,10 +236,7 @@ def main() -> None:
         text = f"{TITLE}\n\nNot measured: the dashboard is not built (make install).\n"
     else:
         text = table(measure(args.quick))
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

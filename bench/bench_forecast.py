@@ -16,7 +16,6 @@ parses only the fields scoring needs, once per process, and fetches only new rec
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from redis.asyncio import Redis
 
+from cli import bench_parser, publish
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Forecast
 from marketpulse_common.timeframes import Timeframe
@@ -271,16 +271,11 @@ def ledger_table(t: LedgerTimes, quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     text = table(measure(args.quick), args.quick)
     text += "\n" + ledger_table(measure_ledger(args.quick), args.quick)
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

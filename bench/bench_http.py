@@ -48,6 +48,8 @@ from typing import Any
 
 import orjson
 
+from cli import bench_parser, publish
+
 ASSET = "bitcoin"
 PATH = f"/v1/assets/{ASSET}/ticker"
 TARGET_RATIO = 0.80
@@ -541,11 +543,7 @@ def report(results: Results, quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--markdown", type=Path, help="append the results table to this file")
-    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke test")
+    parser = bench_parser(__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--install-tools", action="store_true", help="apt-get install wrk (root)")
     parser.add_argument(
         "--nice",
@@ -569,10 +567,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         results = measure(args.quick, use_wrk, Path(tmp))
     text = report(results, args.quick)
-    print(text)
-    if args.markdown:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ over a trailing window for every new candle.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from types import ModuleType
 
 import numpy as np
 
+from cli import bench_parser, publish
 from marketpulse_compute.indicator_set import (
     IndicatorParams,
     compute_indicator_series,
@@ -135,15 +135,10 @@ def table(results: list[tuple[str, int, float]], quick: bool) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     text = table(measure(args.quick), args.quick)
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

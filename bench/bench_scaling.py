@@ -26,7 +26,6 @@ WebSocket clients (memory per connection, delivery p99) and two gateways against
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
@@ -44,6 +43,7 @@ import uvloop
 from redis.asyncio import Redis
 
 from bench_ws import Load, percentile, progress, server
+from cli import bench_parser, publish
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Candle, encode_payload
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, health_pattern
@@ -363,9 +363,7 @@ async def measure(plan: Plan, workdir: Path) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -374,10 +372,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         text = uvloop.run(measure(plan, Path(tmp)))
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":

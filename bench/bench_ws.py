@@ -47,6 +47,7 @@ from pathlib import Path
 import orjson
 import uvloop
 
+from cli import bench_parser, publish
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import CandleWindow, Indicators, Ticker
 from marketpulse_common.keys import Channel, ChannelKind
@@ -564,9 +565,7 @@ def isolate(core: int) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run, for a smoke test")
-    parser.add_argument("--markdown", type=Path, help="append the table to this file")
+    parser = bench_parser(__doc__)
     parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
@@ -587,10 +586,7 @@ def main() -> None:
         f"\nMachine load average {load_before:.1f} at the start; benchmark processes "
         f"{'at nice ' + str(PRIORITY) if raised else 'at normal priority'}.\n"
     )
-    print(text)
-    if args.markdown is not None:
-        with args.markdown.open("a") as out:
-            out.write(text + "\n")
+    publish(text, args.markdown)
 
 
 if __name__ == "__main__":
