@@ -179,3 +179,25 @@ async def test_any_replica_resumes_any_client(
             assert subscribed["recovered"] is True
             await left.follow_until(ws, missed[-1].seq)
     assert left.seqs[-3:] == [p.seq for p in missed]
+
+
+async def test_a_foreign_entry_in_the_history_is_never_replayed(
+    gateway: StreamGateway, publisher: Publisher, redis: Redis
+) -> None:
+    """An entry in the publisher's format whose payload fails its schema (written to the stream
+    by something other than a producer) is skipped by the live reader; a resume skips it too
+    and chains the next real update onto the client's seq."""
+    first = await publish_prices(publisher, gateway.asset, range(1, 3))
+    left = await position_after(gateway, first[-1].seq)
+    stream = Channel(ChannelKind.TICKER, gateway.asset).stream_key
+    await redis.xadd(stream, {"s": "ticker/1", "ts": "1", "d": '{"price": -1}',
+                              "epoch": first[0].epoch, "prev": first[-1].seq})  # fmt: skip
+    real = await publish_ticker(publisher, gateway.asset, 3.0)
+    async with ws_connect(gateway.ws_url) as ws:
+        resume = {"epoch": str(left.epoch), "seq": str(left.seq)}
+        subscribed, _ = await subscribe(ws, gateway.channel, resume)
+        assert subscribed["recovered"] is True
+        delta = await next_frame(ws)
+        assert (delta["type"], delta["seq"], delta["prev_seq"]) == ("delta", real.seq, left.seq)
+        left.apply(delta)
+    assert left.value["price"] == 3.0

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from marketpulse_gateway.stream.delta import apply_delta
 from marketpulse_gateway.stream.protocol import Delta, Position, decode_frame
-from marketpulse_gateway.stream.resume import Entry, Replay, plan_replay, replay_read_count
+from marketpulse_gateway.stream.resume import (
+    Entry,
+    Replay,
+    plan_replay,
+    replay_read_count,
+    servable,
+)
 
 CHANNEL = "ticker:bitcoin"
 ROOMY = 1 << 20
@@ -125,12 +131,13 @@ class TestResumeTable:
         assert plan(entries, "1-0", max_entries=4) is not None
         assert plan(entries, "1-0", max_bytes=100) is None
 
-    def test_entry_not_in_publisher_format_is_skipped_and_breaks_the_chain(self) -> None:
-        """A malformed entry is skipped as the live reader skips it; the next entry names it
-        as prev, so the chain is broken: no replay, never a guess."""
+    def test_entry_not_in_publisher_format_is_not_recovered(self) -> None:
+        """A malformed entry in the way means no replay, never a guess."""
         entries = history(VALUES)
         entries[3] = (entries[3][0], {"prev": "3-0", "epoch": "e1"})  # no data
         assert plan(entries, "2-0") is None
+        # Dropped as the live reader drops it, the next entry names it as prev: still broken.
+        assert plan(servable(entries), "2-0") is None
 
     def test_foreign_entry_is_never_replayed(self) -> None:
         """An entry in the publisher's format whose payload fails its schema (written by
@@ -138,7 +145,7 @@ class TestResumeTable:
         entries = history(VALUES)
         foreign = {"s": "ticker/1", "ts": "1", "d": orjson.dumps({"price": -1}).decode(),
                    "prev": "5-0", "epoch": "e1"}  # fmt: skip
-        replay = plan([*entries, ("6-0", foreign)], "3-0")
+        replay = plan(servable([*entries, ("6-0", foreign)]), "3-0")
         assert replay is not None
         assert [d.seq for d in deltas(replay)] == ["4-0", "5-0"]
         assert replay.last_seq == "5-0"
@@ -149,7 +156,7 @@ class TestResumeTable:
         entries = history(VALUES)
         foreign = {"s": "ticker/1", "ts": "1", "d": "not json", "prev": "3-0", "epoch": "e1"}
         entries.insert(3, ("3-1", foreign))
-        replay = plan(entries, "2-0")
+        replay = plan(servable(entries), "2-0")
         assert replay is not None
         assert [(d.prev_seq, d.seq) for d in deltas(replay)] == [
             ("2-0", "3-0"),

@@ -5,6 +5,7 @@ with a resume position gets `XRANGE stream <seq> + COUNT n` (its entry at seq an
 after) besides the snapshot, so a resume that cannot be honoured falls back to the snapshot
 without a second trip. The two reads of one channel need not be atomic: the replay is built
 from the stream alone and the snapshot path from the hash alone (see hub.py for the join).
+Of the entries read, only those the live reader would deliver are kept (resume.servable).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from redis.exceptions import RedisError
 from marketpulse_common.keys import Channel
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
 from marketpulse_gateway.errors import StoreUnavailable
-from marketpulse_gateway.stream.resume import Entry, replay_read_count, valid_position
+from marketpulse_gateway.stream.resume import Entry, replay_read_count, servable, valid_position
 
 # A subscribe is answered in about a millisecond; one waiting longer than this is better told
 # `unavailable` (it may retry) than left hanging on a sick Redis.
@@ -62,6 +63,6 @@ class StreamHistory:
 def _history(seq: str | None, replies: Any) -> ChannelHistory:
     entries = None
     if seq is not None and valid_position(seq):
-        entries = [(str(entry_id), fields) for entry_id, fields in next(replies)]
+        entries = servable([(str(entry_id), fields) for entry_id, fields in next(replies)])
     fields = cast(dict[str, str], next(replies))
     return ChannelHistory(snapshot=snapshot_from_fields(fields), entries=entries)

@@ -18,9 +18,10 @@ entry at seq included when it is still there) and `plan_replay` decides:
   larger than a snapshot is worth (more than `max_entries` updates or `max_bytes` of
   frames). The client gets `recovered: false` and a fresh snapshot instead.
 
-An entry the live reader would skip (not in the publisher's format, or a payload that does
-not match its schema: see reader.py) is skipped here too, so a resumed client never sees a
-value a connected one was spared, and its chain is checked without it.
+The history read keeps only `servable` entries: one the live reader would skip (not in the
+publisher's format, or a payload that does not match its schema: see reader.py) is dropped
+there too, so a resumed client never sees a value a connected one was spared, and its chain
+is checked without it.
 
 Going live after the replay is the same join as after a snapshot (see hub.py), with the last
 replayed seq as the floor: everything published later reaches the client exactly once.
@@ -35,7 +36,7 @@ from typing import Any
 import orjson
 
 from marketpulse_common.errors import PoisonMessage
-from marketpulse_common.publisher import StreamEntry, entry_from_fields
+from marketpulse_common.publisher import entry_from_fields
 from marketpulse_gateway.channel_event import seq_key
 from marketpulse_gateway.stream.delta import changed_fields
 from marketpulse_gateway.stream.protocol import Delta, Position, encode_frame
@@ -70,7 +71,16 @@ def plan_replay(
     """The replay that brings a client at `position` up to date, or None (take a snapshot)."""
     if not valid_position(position.seq) or not entries:
         return None  # empty history (lost) or nothing at or after seq (a future position)
-    return _chain(channel, position, entries, max_entries=max_entries, max_bytes=max_bytes)
+    try:
+        return _chain(channel, position, entries, max_entries=max_entries, max_bytes=max_bytes)
+    except (PoisonMessage, ValueError):
+        return None  # an entry not in the publisher's format (or not JSON): do not guess
+
+
+def servable(entries: Sequence[Entry]) -> list[Entry]:
+    """The entries the live reader would deliver, in order: those in the publisher's format
+    whose payload passes its schema."""
+    return [entry for entry in entries if _passes(entry[1])]
 
 
 def valid_position(seq: str) -> bool:
@@ -93,11 +103,10 @@ def _chain(
     base: Any = None
     missed = entries
     if first_id == position.seq:
-        first = _servable(first_fields)
-        if first is not None:
-            if first.epoch != position.epoch:
-                return None
-            base = orjson.loads(first.data)
+        first = entry_from_fields(first_fields)
+        if first.epoch != position.epoch:
+            return None
+        base = orjson.loads(first.data)
         missed = entries[1:]
     if len(missed) > max_entries:
         return None
@@ -105,9 +114,7 @@ def _chain(
     size = 0
     prev, before = position.seq, base
     for entry_id, fields in missed:
-        entry = _servable(fields)
-        if entry is None:
-            continue
+        entry = entry_from_fields(fields)
         if entry.epoch != position.epoch or entry.prev != prev:
             return None  # trimmed past the client, a new epoch, or not a position of ours
         value = orjson.loads(entry.data)
@@ -126,11 +133,9 @@ def _chain(
     return Replay(epoch=position.epoch, frames=tuple(frames), last_seq=prev)
 
 
-def _servable(fields: Mapping[str, str]) -> StreamEntry | None:
-    """The entry when the live reader would deliver it; None when it would skip it."""
+def _passes(fields: Mapping[str, str]) -> bool:
     try:
-        entry = entry_from_fields(fields)
-        entry.decode()
+        entry_from_fields(fields).decode()
     except PoisonMessage:
-        return None
-    return entry
+        return False
+    return True
