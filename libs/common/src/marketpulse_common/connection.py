@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
@@ -97,18 +97,47 @@ class _ClusterClient(RedisCluster):
 
     redis-py raises RedisClusterException (not a RedisError) when no known node covers a slot
     or none answers discovery: during a failover both are outages like a refused connection,
-    and every retry loop in the product already knows what to do with one of those.
+    and every retry loop and request path in the product already knows what to do with one of
+    those. The same holds for its pipelines.
     """
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return await super().execute_command(*args, **kwargs)
-        except SlotNotCoveredError as e:
-            raise RedisConnectionError(f"cluster slot not served yet: {e}") from e
         except RedisClusterException as e:
-            if "cannot be connected" not in str(e):
-                raise  # a usage error (e.g. keys of several slots in one command): a bug
-            raise RedisConnectionError(str(e)) from e
+            raise _as_outage(e) from e
+
+    def pipeline(self, transaction: Any | None = None, shard_hint: Any | None = None) -> Any:
+        if shard_hint:
+            return super().pipeline(transaction, shard_hint)  # refused, as redis-py refuses it
+        return _ClusterPipeline(self, transaction)  # type: ignore[abstract]  # as redis-py's
+
+
+class _ClusterPipeline(ClusterPipeline):
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        # A transaction's commands find their slot as they are queued, discovery included.
+        try:
+            return super().execute_command(*args, **kwargs)
+        except RedisClusterException as e:
+            raise _as_outage(e) from e
+
+    async def execute(
+        self, raise_on_error: bool = True, allow_redirections: bool = True
+    ) -> list[Any]:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except RedisClusterException as e:
+            raise _as_outage(e) from e
+
+
+def _as_outage(error: RedisClusterException) -> Exception:
+    """A connection error for "no node can serve this now"; any other cluster error (e.g.
+    keys of several slots in one command: a bug) unchanged."""
+    if isinstance(error, SlotNotCoveredError):
+        return RedisConnectionError(f"cluster slot not served yet: {error}")
+    if "cannot be connected" in str(error):
+        return RedisConnectionError(str(error))
+    return error
 
 
 def is_cluster(redis: Redis) -> bool:
