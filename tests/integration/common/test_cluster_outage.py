@@ -38,10 +38,14 @@ async def test_a_pipeline_to_an_unreachable_cluster_is_a_connection_error(
     unreachable_cluster_url: str, transaction: bool
 ) -> None:
     redis = create_redis(unreachable_cluster_url, cluster=True, retries=0)
-    pipe = redis.pipeline(transaction=transaction)
-    with pytest.raises(RedisConnectionError):
+
+    async def one_get() -> None:
+        pipe = redis.pipeline(transaction=transaction)
         pipe.get("{a}k")  # a transaction's commands find their slot as they are queued
         await pipe.execute()
+
+    with pytest.raises(RedisConnectionError):
+        await one_get()
     await redis.aclose()
 
 
