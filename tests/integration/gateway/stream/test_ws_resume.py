@@ -10,11 +10,13 @@ from redis.asyncio import Redis
 
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Published, Publisher
-from tests.integration.gateway.conftest import publish_ticker
+from tests.integration.gateway.conftest import TIMEFRAMES, publish_ticker
+from tests.integration.gateway.factories import forecast
 from tests.integration.gateway.ws_support import (
     ChannelState,
     StreamGateway,
     next_frame,
+    send_op,
     serve_stream,
     subscribe,
     ws_connect,
@@ -201,3 +203,50 @@ async def test_a_foreign_entry_in_the_history_is_never_replayed(
         assert (delta["type"], delta["seq"], delta["prev_seq"]) == ("delta", real.seq, left.seq)
         left.apply(delta)
     assert left.value["price"] == 3.0
+
+
+async def publish_value(publisher: Publisher, channel: Channel, n: int) -> str:
+    if channel.kind is ChannelKind.TICKER:
+        return (await publish_ticker(publisher, channel.asset, float(n + 1))).seq
+    assert channel.tf is not None
+    published = await publisher.publish(channel, forecast(channel.asset, channel.tf, n / 100))
+    assert published is not None
+    return published.seq
+
+
+async def test_resuming_many_channels_at_once_shares_one_replay_budget(
+    redis_url: str, unique: str, publisher: Publisher
+) -> None:
+    """Each replay fits the per-channel budget (half the queue) but together they would not:
+    the later channels take a snapshot instead, and the connection is never closed as slow."""
+    channels = [Channel(ChannelKind.FORECAST, unique, tf) for tf in TIMEFRAMES]
+    channels.append(Channel(ChannelKind.TICKER, unique))
+    async with serve_stream(redis_url, unique, direct=False, ws_queue_bytes=16_384) as gateway:
+        for channel in channels:  # a first value: where the client will leave off
+            await publish_value(publisher, channel, 0)
+        states = {}
+        async with ws_connect(gateway.ws_url) as ws:
+            for channel in channels:
+                _, states[channel.name] = await subscribe(ws, channel.name)
+        newest = {}
+        for channel in channels:  # several KB of deltas each, under the 8 KiB per-channel cap
+            for n in range(1, 40):
+                newest[channel.name] = await publish_value(publisher, channel, n)
+        resume = {name: {"epoch": str(s.epoch), "seq": str(s.seq)} for name, s in states.items()}
+        recovered = []
+        async with ws_connect(gateway.ws_url) as ws:
+            await send_op(ws, {"op": "subscribe", "channels": list(resume), "resume": resume})
+            for _ in channels:
+                subscribed = await next_frame(ws)
+                assert subscribed["type"] == "subscribed", subscribed
+                recovered.append(subscribed["recovered"])
+                frame = await next_frame(ws)
+                if subscribed["recovered"]:
+                    while frame["seq"] != newest[subscribed["channel"]]:
+                        assert frame["type"] == "delta", frame
+                        frame = await next_frame(ws)
+                else:
+                    assert frame["type"] == "snapshot", frame
+            await send_op(ws, {"op": "ping"})
+            assert (await next_frame(ws))["type"] == "pong"  # still open: not closed as slow
+    assert recovered[0] is True and False in recovered, recovered

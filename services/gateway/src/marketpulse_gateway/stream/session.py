@@ -96,8 +96,11 @@ class StreamSession:
             for channel in channels:
                 self._hub.unsubscribe(self._outbox, channel.name)
             raise ProtocolError("unavailable", str(e)) from e
+        # The replays of one subscribe share half the queue, leaving the rest for live updates
+        # arriving meanwhile: past it, a channel takes a snapshot (one value) instead.
+        budget = self._limits.queue_bytes // 2
         for sub, history in zip(subs, histories, strict=True):
-            self._start(sub, history, resume.get(sub.channel))
+            budget -= self._start(sub, history, resume.get(sub.channel), budget)
 
     def _check_limits(self, channels: list[Channel]) -> None:
         held = self._outbox.subscriptions
@@ -111,20 +114,24 @@ class StreamSession:
         if not self._guard.admit_subscribe(len(channels), self._clock()):
             raise ProtocolError("rate_limited", "subscribing too fast; retry in a few seconds")
 
-    def _start(self, sub: Subscription, history: ChannelHistory, position: Position | None) -> None:
-        if position is not None and history.entries is not None:
+    def _start(
+        self, sub: Subscription, history: ChannelHistory, position: Position | None, budget: int
+    ) -> int:
+        """Resume the channel within `budget` bytes of replay, or send its snapshot; returns
+        the replay's size (0 for a snapshot)."""
+        if position is not None and history.entries is not None and budget > 0:
             replay = plan_replay(
                 sub.channel,
                 position,
                 history.entries,
                 max_entries=MAX_REPLAY_ENTRIES,
-                # Leave room in the queue for live updates arriving meanwhile.
-                max_bytes=self._limits.queue_bytes // 2,
+                max_bytes=budget,
             )
             if replay is not None:
                 self._hub.resume(sub, replay)
-                return
+                return sum(map(len, replay.frames))
         self._hub.start(sub, history.snapshot)
+        return 0
 
     def _resolve(self, names: Iterable[str]) -> list[Channel]:
         channels = []
