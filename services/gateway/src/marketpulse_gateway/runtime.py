@@ -70,6 +70,10 @@ class Gateway:
     def reader_alive(self) -> bool:
         return not self.reader_task.done()
 
+    @property
+    def stream_ready(self) -> bool:
+        return self.reader.ready.is_set()
+
 
 @asynccontextmanager
 async def open_gateway(

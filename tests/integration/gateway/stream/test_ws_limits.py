@@ -163,3 +163,22 @@ async def test_unknown_channels_are_not_held_against_a_client(
             assert (await next_frame(ws))["code"] == "unknown_channel"
         await send_op(ws, {"op": "ping"})
         assert await next_frame(ws) == {"type": "pong"}
+
+
+@both
+async def test_subscribes_wait_until_the_stream_is_live(
+    redis_url: str, unique: str, direct: bool
+) -> None:
+    """Until the reader knows every stream's position (it only primes the hub with the newest
+    entry it finds), a subscribe is refused with `unavailable`, no strike: a snapshot taken
+    then could be followed by updates no subscriber is sent."""
+    async with client(redis_url, unique, direct) as (gateway, ws):
+        reader = gateway.app.gateway.reader  # the edge holds the running gateway
+        reader.ready.clear()  # as at a start while Redis is still unreachable
+        refused = await subscribe(ws, f"ticker:{unique}")
+        assert [(f["type"], f["code"]) for f in refused] == [("error", "unavailable")]
+        reader.ready.set()
+        assert [f["type"] for f in await subscribe(ws, f"ticker:{unique}")] == [
+            "subscribed",
+            "snapshot",
+        ]

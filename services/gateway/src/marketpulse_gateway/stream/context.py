@@ -51,6 +51,12 @@ class StreamContext(Protocol):
         ...
 
     @property
+    def stream_ready(self) -> bool:
+        """Whether the stream reader knows every channel's position: before that, an update
+        published meanwhile could reach no subscriber (it only primes the hub)."""
+        ...
+
+    @property
     def access(self) -> Admission: ...
 
     @property

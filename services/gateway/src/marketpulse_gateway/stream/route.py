@@ -53,7 +53,14 @@ async def stream(websocket: WebSocket, gateway: GatewayDep) -> None:
     limits = StreamLimits.from_settings(gateway.settings, gateway.tuning.ws_rates)
     socket, writer = open_socket(websocket, gateway.tuning.ws_close_grace_s)
     outbox = gateway.hub.connect(socket, limits.queue_bytes)
-    session = StreamSession(gateway.hub, outbox, gateway.catalog, gateway.history, limits)
+    session = StreamSession(
+        gateway.hub,
+        outbox,
+        gateway.catalog,
+        gateway.history,
+        limits,
+        ready=lambda: gateway.stream_ready,
+    )
     gateway.metrics.ws_connections.inc()
     try:
         reading = _read_messages(websocket, session, outbox, limits.max_message_bytes)

@@ -47,9 +47,11 @@ class StreamSession:
         history: StreamHistory,
         limits: StreamLimits,
         *,
+        ready: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._hub = hub
+        self._ready = ready
         self._outbox = outbox
         self._catalog = catalog
         self._history = history
@@ -86,6 +88,10 @@ class StreamSession:
         if not channels:
             return
         self._check_limits(channels)
+        if not self._ready():
+            # Until the reader knows where every stream stands, an update published now could
+            # reach nobody: refuse for now (no strike); clients retry `unavailable`.
+            raise ProtocolError("unavailable", "the stream is not live yet; retry shortly")
         resume = op.resume or {}
         # Register first, then read: see the join in hub.py.
         subs = [self._hub.subscribe(self._outbox, channel.name) for channel in channels]
