@@ -28,7 +28,7 @@ from marketpulse_client import (
     StreamStopped,
     Update,
 )
-from tests.unit.clients.frames_for_tests import delta, snapshot, subscribed
+from tests.unit.clients.frames_for_tests import delta, error, snapshot, subscribed
 from tests.waiting import eventually
 
 CH = "ticker:bitcoin"
@@ -209,6 +209,36 @@ async def test_listeners_of_one_channel_share_one_server_subscription() -> None:
         two.unsubscribe()
         await eventually(lambda: _async(len(peer.received[0]) == 2), what="an unsubscribe")
         assert peer.received[0][1] == {"op": "unsubscribe", "channels": [CH]}
+
+
+async def test_an_error_callback_that_raises_stops_only_its_own_channel() -> None:
+    """The gateway refuses one channel; that subscription's on_error raises. The stream
+    carries on: the other channel keeps updating on the same connection."""
+    bad = "ticker:nowhere"
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        while True:
+            op = await peer.next_op(ws, n)
+            if op["op"] != "subscribe":
+                continue
+            for channel in op["channels"]:
+                if channel == bad:
+                    await ws.send(error("unknown_channel", "no such asset", bad))
+                else:
+                    await ws.send(subscribed(channel))
+                    await ws.send(snapshot(channel, "10-0", {"price": 1}))
+                    await ws.send(delta(channel, "11-0", "10-0", {"price": 2}))
+
+    def explode(_error: Exception) -> None:
+        raise RuntimeError("the app's handler failed")
+
+    seen: list[Update] = []
+    with contextlib.suppress(ConnectionClosed):
+        async with peer_at(handler) as (peer, url), MarketPulse(url) as mp:
+            mp.subscribe(bad, on_error=explode)
+            mp.subscribe(CH, seen.append)
+            await eventually(lambda: _async(len(seen) == 2), what="the good channel's updates")
+            assert peer.connections == 1 and mp.state is not ConnectionState.CLOSED
 
 
 async def _async(value: Any) -> Any:

@@ -304,7 +304,10 @@ class MarketPulse:
         for listener in listeners:
             listener.error = error
             if listener.on_error is not None:
-                listener.on_error(error)
+                try:
+                    listener.on_error(error)
+                except Exception:  # an app's handler must not stop every other channel
+                    log.exception("subscription error callback failed for %s", channel)
         self._changed.set()
         self._changed.clear()
 
