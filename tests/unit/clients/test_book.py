@@ -146,6 +146,25 @@ def test_subscribes_are_chunked_and_unsubscribes_sent_only_when_subscribed() -> 
     assert json.loads(book.take_ops()[0]) == {"op": "unsubscribe", "channels": ["ticker:a1"]}
 
 
+def test_leaving_a_channel_that_waits_to_resync_still_unsubscribes() -> None:
+    """A gap sends the channel back to be subscribed again, but the server still holds it;
+    if the resubscribe is refused for now and the app leaves the channel meanwhile, the
+    server is told."""
+    book = live_book(seq="1-0")
+    book.receive(delta(CH, "3-0", "2-0", {"price": 3}))  # a gap: resync
+    book.take_ops()
+    book.receive(error("rate_limited", "slow down"))
+    book.remove(CH)
+    assert [json.loads(op) for op in book.take_ops()] == [{"op": "unsubscribe", "channels": [CH]}]
+
+
+def test_after_a_reconnect_a_channel_not_yet_resubscribed_needs_no_unsubscribe() -> None:
+    book = live_book()
+    book.connection_lost()
+    book.remove(CH)
+    assert book.take_ops() == []
+
+
 def test_an_unknown_channel_fails_that_channel_only() -> None:
     book = ChannelBook()
     book.add(CH)

@@ -98,7 +98,7 @@ class ChannelBook:
     def remove(self, channel: str) -> None:
         """Stop holding `channel`; the server is told if it was subscribed there."""
         state = self._states.pop(channel, None)
-        if state is not None and state.phase is not Phase.WANT:
+        if state is not None and state.held:  # even while waiting to resync: still held there
             self._unsubscribes.append(channel)
 
     def positions(self) -> dict[str, SavedPosition]:

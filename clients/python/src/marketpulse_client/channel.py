@@ -62,7 +62,17 @@ class SavedPosition:
 
 
 class ChannelState:
-    __slots__ = ("_key", "epoch", "name", "phase", "resume_wanted", "seq", "synced", "value")
+    __slots__ = (
+        "_key",
+        "epoch",
+        "held",
+        "name",
+        "phase",
+        "resume_wanted",
+        "seq",
+        "synced",
+        "value",
+    )
 
     def __init__(self, name: str, saved: SavedPosition | None = None) -> None:
         self.name = name
@@ -74,6 +84,9 @@ class ChannelState:
         self.synced = False
         self.phase = Phase.WANT
         self.resume_wanted = True
+        # Whether the server may hold a subscription for it on this connection (a subscribe
+        # was sent): leaving the channel then needs an unsubscribe, whatever the phase.
+        self.held = False
         if saved is not None:
             self.value = canonical(saved.value)
             self.epoch, self.seq, self._key = saved.epoch, saved.seq, seq_key(saved.seq)
@@ -88,6 +101,7 @@ class ChannelState:
         """The subscribe op for this channel is being sent; returns the (epoch, seq) to
         resume from, or None for a plain subscribe (then a snapshot follows)."""
         self.phase = Phase.AWAITING_SUBSCRIBED
+        self.held = True
         resume = self.resume_wanted and self.synced and self.epoch is not None
         if resume and self.seq is not None and self.epoch is not None:
             return self.epoch, self.seq
@@ -97,6 +111,7 @@ class ChannelState:
         """The connection ended: on the next one, subscribe again and resume if possible."""
         self.phase = Phase.WANT
         self.resume_wanted = True
+        self.held = False
 
     def resync(self) -> None:
         """Ask for a fresh snapshot: the held position is no longer trustworthy."""
