@@ -52,6 +52,8 @@ export interface MarketPulseOptions {
   readonly deadAfterMs?: number | undefined;
   /** Stream: a connection open this long resets the reconnect backoff (default 10 000 ms). */
   readonly stableAfterMs?: number | undefined;
+  /** Stream: a handshake unanswered this long is given up on and retried (default 10 000 ms). */
+  readonly openTimeoutMs?: number | undefined;
   /** Stream: reconnect delays (default 500 ms to 20 000 ms, full jitter). */
   readonly backoff?: BackoffOptions | undefined;
   /** Stream: channels saved with `positions()`, resumed from when they are subscribed again. */
@@ -107,6 +109,7 @@ export class MarketPulse {
       staleAfterMs: options.staleAfterMs,
       deadAfterMs: options.deadAfterMs,
       stableAfterMs: options.stableAfterMs,
+      openTimeoutMs: options.openTimeoutMs,
       backoff: options.backoff,
       resumeFrom: options.resumeFrom,
       networkEvents: options.networkEvents,

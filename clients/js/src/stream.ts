@@ -82,6 +82,8 @@ export interface StreamOptions {
   readonly staleAfterMs?: number | undefined;
   readonly deadAfterMs?: number | undefined;
   readonly stableAfterMs?: number | undefined;
+  /** A handshake not answered within this is given up on and retried (default 10 000 ms). */
+  readonly openTimeoutMs?: number | undefined;
   readonly backoff?: BackoffOptions | undefined;
   readonly resumeFrom?: Readonly<Record<string, SavedChannel>> | undefined;
   readonly networkEvents?: NetworkEvents | null | undefined;
@@ -161,6 +163,9 @@ interface Entry {
 }
 
 export const DEFAULT_STABLE_AFTER_MS = 10_000;
+// As the Python client's open timeout: a gateway or proxy that takes the connection and never
+// answers the upgrade must not leave the client connecting for ever.
+export const DEFAULT_OPEN_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_OP_CHARS = 8_192;
 // The gateway's longest channel name and position token (protocol.py); longer is refused.
 const MAX_CHANNEL_NAME = 96;
@@ -174,6 +179,7 @@ export class Stream {
   private readonly staleAfterMs: number;
   private readonly deadAfterMs: number;
   private readonly stableAfterMs: number;
+  private readonly openTimeoutMs: number;
   private readonly backoff: Backoff;
   private readonly retryBackoff: Backoff;
   private readonly saved: Map<string, SavedChannel>;
@@ -227,6 +233,7 @@ export class Stream {
     this.deadAfterMs = options.deadAfterMs ?? 2 * heartbeatMs;
     this.staleAfterMs = Math.min(options.staleAfterMs ?? 1.2 * heartbeatMs, this.deadAfterMs);
     this.stableAfterMs = options.stableAfterMs ?? DEFAULT_STABLE_AFTER_MS;
+    this.openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     const random = options.random ?? (() => Math.random());
     this.backoff = new Backoff(options.backoff, random);
     // Retrying a subscribe the gateway refused for now (rate limited, Redis down).
@@ -376,6 +383,18 @@ export class Stream {
     socket.onerror = () => {
       // Always followed by a close event, which is where the client acts.
     };
+    // Until it opens, the watchdog waits for the handshake (onOpen rearms it for heartbeats).
+    this.clearTimer("watchdogTimer");
+    this.watchdogTimer = setTimeout(() => this.handshakeTimedOut(socket), this.openTimeoutMs);
+  }
+
+  /** The handshake was not answered in time: give that socket up, as a failed handshake. */
+  private handshakeTimedOut(socket: WebSocketLike): void {
+    this.watchdogTimer = null;
+    if (this.socket !== socket || this.opened || this.stopped) return;
+    this.closeSocket(CLOSE_CLIENT_GAVE_UP, "handshake timed out");
+    this.counters.handshakeFailures += 1;
+    this.afterHandshakeFailure();
   }
 
   private implementation(): WebSocketConstructor {

@@ -141,6 +141,9 @@ describe("the client's value always converges on the server's", () => {
               WebSocket: gateway.WebSocket,
               networkEvents: null,
               probeOnHandshakeFailure: false,
+              // The model's handshakes complete on the next settle, but the steps jump the
+              // clock by up to 30 s at once: no handshake may time out inside one jump.
+              openTimeoutMs: 3_600_000,
               resumeFrom,
             });
             mp.on("error", (error) => errors.push(error));

@@ -403,13 +403,31 @@ describe("reconnection and resume", () => {
     expect(mp.diagnostics.handshakeFailures).toBe(8);
   });
 
+  it("gives up on a handshake that is never answered and tries again", async () => {
+    const mp = client({ openTimeoutMs: 5_000 });
+    vi.spyOn(Math, "random").mockReturnValue(0);
+    mp.subscribe(TICKER, () => {});
+    expect(sockets.sockets).toHaveLength(1); // accepted, never upgraded: no open, no close
+    vi.advanceTimersByTime(4_999);
+    expect(sockets.sockets).toHaveLength(1);
+    vi.advanceTimersByTime(1 + 500); // given up, then the first backoff delay
+    expect(sockets.sockets).toHaveLength(2);
+    expect(mp.diagnostics.handshakeFailures).toBe(1);
+    expect(mp.state).toBe("connecting");
+    sockets.last().open();
+    vi.advanceTimersByTime(5_000); // an open socket's watchdog is the heartbeat's
+    expect(sockets.sockets).toHaveLength(2);
+    expect(mp.state).toBe("live");
+  });
+
   it("retries at once when the browser says it is online again", async () => {
     const target = new EventTarget();
     const network: NetworkEvents = {
       addEventListener: (type, listener) => target.addEventListener(type, listener),
       removeEventListener: (type, listener) => target.removeEventListener(type, listener),
     };
-    const { mp, socket } = await liveTicker({ networkEvents: network });
+    // The retried socket is left connecting: no handshake timeout within the 30 s looked at.
+    const { mp, socket } = await liveTicker({ networkEvents: network, openTimeoutMs: 60_000 });
     socket.drop(1006);
     expect(sockets.sockets).toHaveLength(1);
     target.dispatchEvent(new Event("online"));
