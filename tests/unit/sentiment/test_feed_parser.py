@@ -33,6 +33,23 @@ RDF = b"""<?xml version="1.0"?>
 </rdf:RDF>"""
 
 
+@pytest.mark.parametrize(
+    "date",
+    [
+        "Mon, 01 Jan 2024 99999999999999999999:00:00 GMT",  # OverflowError in the parser
+        "Mon, 01 Jan 99999 10:00:00 GMT",
+        "Mon, 01",
+        "not a date",
+    ],
+)
+def test_a_date_the_parser_cannot_read_leaves_the_item_undated(date: str) -> None:
+    feed = (
+        f"<rss><channel><item><title>BTC up</title><pubDate>{date}</pubDate></item></channel></rss>"
+    )
+    [headline] = parse_feed(feed.encode())
+    assert headline.title == "BTC up" and headline.published is None
+
+
 def test_rss_items_become_headlines() -> None:
     """RSS 2.0: title, link and RFC 822 date; CDATA and markup cleaned; untitled items skipped."""
     first, second = parse_feed(RSS)

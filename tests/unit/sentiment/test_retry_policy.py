@@ -52,4 +52,6 @@ def test_cooldowns_follow_advice_within_bounds() -> None:
     assert cooldown_s(120.0) == 120.0
     assert cooldown_s(0.0) == 1.0
     assert cooldown_s(10**9) == MAX_COOLDOWN_S
+    assert cooldown_s(7200.0) == 7200.0  # a two-hour retry-after is two hours
+    assert MAX_COOLDOWN_S == 86_400.0
     assert cooldown_s(None, rejected=True) == REJECTED_COOLDOWN_S

@@ -71,7 +71,8 @@ def _date(item: ET.Element) -> datetime | None:
         return None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    # A third party's date: an absurd year or hour overflows, a truncated one runs short.
+    except (TypeError, ValueError, IndexError, OverflowError):
         try:
             when = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:

@@ -66,6 +66,9 @@ class NewsJob:
             # The URL may carry a token in its query; the host says enough.
             log.warning("news feed skipped", host=httpx.URL(url).host, error=str(e))
             return []
+        except Exception:  # a feed the parser chokes on must not stop the rest
+            log.exception("news feed unreadable; skipped", host=httpx.URL(url).host)
+            return []
 
     async def refresh(self) -> dict[str, list[str]]:
         """Fetch every feed once and store each asset's headlines; returns what was stored."""
@@ -94,6 +97,8 @@ class NewsJob:
                     await self.refresh()
             except RedisError as e:
                 log.warning("news refresh failed; retrying next round", error=str(e))
+            except Exception:  # headlines are optional: never stop the service
+                log.exception("news refresh failed; retrying next round")
             try:
                 await asyncio.wait_for(stop.wait(), self._interval_s)
             except TimeoutError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marketpulse_common.backoff import backoff_s
+from marketpulse_common.backoff import MAX_PAUSE_S, backoff_s
 
 # Statuses worth another try: request timeout, conflict, rate limit, any server error
 # (529 = overloaded). Everything else (400, 401, 403, 404, 413, …) fails the same way again.
@@ -21,7 +21,8 @@ DEFAULT_COOLDOWN_S = 60.0
 # A request the provider rejects outright (bad key, unknown model) will fail until someone
 # changes a setting: ask again only every quarter hour, and log it each time.
 REJECTED_COOLDOWN_S = 900.0
-MAX_COOLDOWN_S = 3600.0
+# The provider's retry-after is honoured whatever its length, up to the shared day-long cap.
+MAX_COOLDOWN_S = MAX_PAUSE_S
 
 
 def is_retryable_status(status: int) -> bool:
