@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from tests.coingecko_server import market
-from tests.coingecko_server.server import FakeCoinGecko
+from tests.coingecko_server.server import FakeCoinGecko, Fault
 from tests.integration.ingestor.harness import cg_settings
 
 pytestmark = pytest.mark.redis
@@ -101,6 +101,26 @@ async def test_one_chart_call_serves_5m_and_15m(
     for tf in (Timeframe.M5, Timeframe.M15):
         since = tf.last_closed_open(now) - 4 * tf.seconds
         assert await source.closed_candles("bitcoin", tf, since_open=since, now=now)
+    assert len(coingecko.calls) == 1
+
+
+async def test_a_slow_chart_call_still_serves_the_next_timeframe(
+    coingecko: FakeCoinGecko, redis: Redis, unique: str
+) -> None:
+    """The shared chart is fresh from when it arrived, not from when it was asked for: a call
+    slower than the memo's life (a budget wait, a slow answer) is not paid twice."""
+    assets = ["bitcoin", unique]
+    timeframes = {"timeframes": ["5m", "15m"], "coingecko_calls_per_minute": 200}
+    settings = cg_settings("redis://unused", coingecko, assets, **timeframes)
+    source = await CoinGeckoSource.open(settings, redis, memo_s=0.5)
+    coingecko.fail_next(Fault(delay_s=1.0, passthrough=True))
+    now = int(time.time())
+    try:
+        for tf in (Timeframe.M5, Timeframe.M15):
+            since = tf.last_closed_open(now) - 4 * tf.seconds
+            assert await source.closed_candles("bitcoin", tf, since_open=since, now=now)
+    finally:
+        await source.aclose()
     assert len(coingecko.calls) == 1
 
 

@@ -224,8 +224,11 @@ class CoinGeckoSource:
                 request, partial(parse, now=now), max_wait_s=self._max_wait_s()
             )
         if memo:
-            self._memo = {r: v for r, v in self._memo.items() if now - v[0] < self._memo_s}
-            self._memo[request] = (now, result)
+            # Aged from its arrival: a call that waited for the budget or answered slowly is
+            # still fresh for the next timeframe asking the same (5m and 15m share a chart).
+            answered = self._wall()
+            self._memo = {r: v for r, v in self._memo.items() if answered - v[0] < self._memo_s}
+            self._memo[request] = (answered, result)
         return result
 
     def _max_wait_s(self) -> float:
