@@ -300,9 +300,10 @@ def table(samples: list[Sample], out: Deliveries, statuses: Counter[int], quick:
         "| process | " + " | ".join(f"{samples[i].t:.0f} s" for i in picks) + " | growth |",
         "|---|" + "---|" * (len(picks) + 1),
     ]
+    growths = {}
     for name in names:
         series = [s.rss[name] for s in samples]
-        g = growth(series)
+        g = growths[name] = growth(series)
         lines.append(f"| {name} | " + " | ".join(f"{series[i]:.1f}" for i in picks)
                      + f" | {g * 100:+.1f} % |")  # fmt: skip
     used = [s.used_memory_mib for s in samples]
@@ -330,8 +331,7 @@ def table(samples: list[Sample], out: Deliveries, statuses: Counter[int], quick:
         ),
     ]
     p50, p99 = percentile(out.latencies_ms, 0.5), percentile(out.latencies_ms, 0.99)
-    services = [n for n in names if n in SERVICES]
-    worst = max(growth([s.rss[n] for s in samples]) for n in services)
+    worst = max(g for name, g in growths.items() if name in SERVICES)
     five_xx = sum(n for status, n in statuses.items() if status >= 500 or status == 0)
     lost = out.gaps + sum(out.closed.values())
     lines += [

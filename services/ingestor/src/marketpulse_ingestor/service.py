@@ -37,9 +37,6 @@ JOB_DRAIN_TIMEOUT_S = 5.0
 # Between two attempts to open the source while Redis (or the cluster slot of the market
 # clock) is unavailable as the ingestor starts.
 OPEN_RETRY_S = 1.0
-# Redis, or the one Redis Cluster node serving a key, unavailable for now (a failover in
-# progress): the startup waits it out, the backfill leaves the caches to the candle jobs.
-_UNAVAILABLE = REDIS_ERRORS
 
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
@@ -66,7 +63,7 @@ async def open_source_patiently(
     while not stop.is_set():
         try:
             return await open_source(settings, redis)
-        except _UNAVAILABLE as e:
+        except REDIS_ERRORS as e:
             log.warning("redis unavailable while opening the source; retrying", error=str(e))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), OPEN_RETRY_S)
@@ -130,7 +127,7 @@ class Ingestor:
         lease = Lease(self._redis, f"{SERVICE}:backfill", self.instance, BACKFILL_LEASE_TTL_MS)
         try:
             held = await lease.acquire()
-        except _UNAVAILABLE as e:
+        except REDIS_ERRORS as e:
             # Like a backfill cut short: the candle jobs fill the caches once Redis is back.
             log.warning("backfill skipped: redis unavailable", error=str(e))
             return
@@ -158,7 +155,7 @@ class Ingestor:
                     tickers.interval_s
                 ):
                     await self.jobs.run_once(tickers, self._tickers)
-        except (*_UNAVAILABLE, SourceError) as e:
+        except (*REDIS_ERRORS, SourceError) as e:
             # Not fatal: the candle jobs and gap repair fill any cache left empty.
             log.warning("backfill failed; the candle jobs will fill the caches", error=str(e))
         finally:
@@ -169,7 +166,7 @@ class Ingestor:
         backfill short), it expires by itself within its TTL."""
         try:
             await lease.release()
-        except _UNAVAILABLE as e:
+        except REDIS_ERRORS as e:
             log.warning("could not release a lease; it will expire", job=lease.job, error=str(e))
 
     async def _tickers(self) -> None:

@@ -39,8 +39,6 @@ from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
 log = get_logger(__name__)
 
-# What a Redis or Redis Cluster outage raises.
-_UNAVAILABLE = REDIS_ERRORS
 
 # Entries taken per XREAD: enough to catch up after a pause in a few calls without holding
 # the event loop for long on one reply.
@@ -94,7 +92,7 @@ class StreamReader:
             try:
                 streams = cast("dict[KeyT, StreamIdT]", positions)
                 reply = await self._redis.xread(streams, block=self._block_ms, count=self._batch)
-            except _UNAVAILABLE as e:
+            except REDIS_ERRORS as e:
                 await self._pause(e)
                 continue
             self._recovered()
@@ -107,7 +105,7 @@ class StreamReader:
                 for key in self._names:
                     pipe.xrevrange(key, count=1)
                 replies = await pipe.execute()
-            except _UNAVAILABLE as e:
+            except REDIS_ERRORS as e:
                 await self._pause(e)
                 continue
             self._recovered()
