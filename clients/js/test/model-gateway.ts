@@ -215,17 +215,12 @@ export class ModelGateway {
   private replay(name: string, position: Position): ServerFrame[] | null {
     const channel = this.channel(name);
     if (position.epoch !== channel.epoch) return null;
+    // The entry at the client's seq must still be there: its value is what the first delta
+    // is diffed against (a full value alone cannot remove the fields the client holds).
     const at = channel.entries.findIndex((e) => e.seq === position.seq);
-    let before: Value | null = null;
-    let missed: Entry[];
-    if (at >= 0) {
-      before = channel.entries[at]?.value ?? null;
-      missed = channel.entries.slice(at + 1);
-    } else {
-      const next = channel.entries.findIndex((e) => e.prev === position.seq);
-      if (next < 0) return null;
-      missed = channel.entries.slice(next);
-    }
+    if (at < 0) return null;
+    let before: Value | null = channel.entries[at]?.value ?? null;
+    const missed = channel.entries.slice(at + 1);
     const frames: ServerFrame[] = [];
     let prev = position.seq;
     for (const entry of missed) {

@@ -91,14 +91,13 @@ class TestResumeTable:
         trimmed = history(VALUES)[3:]  # 1-0 … 3-0 are gone
         assert plan(trimmed, "2-0") is None
 
-    def test_base_trimmed_but_successor_chains(self) -> None:
-        """The entry at seq is gone but its successor names it as prev: still recovered, the
-        first delta carrying the whole value."""
-        entries = history(VALUES)[2:]  # 1-0 and 2-0 are gone; 3-0 has prev 2-0
-        replay = plan(entries, "2-0")
-        assert replay is not None
-        first = deltas(replay)[0]
-        assert (first.prev_seq, first.seq, first.data) == ("2-0", "3-0", VALUES[2])
+    def test_own_entry_trimmed_is_not_recovered_even_when_the_next_one_chains(self) -> None:
+        """The entry at seq is gone but the next one names it as prev. Its value cannot say
+        which fields the client holds that it lacks: merged over the client's state it would
+        leave a removed field behind, so only a snapshot is exact."""
+        values = [{"a": 1, "gone": True}, {"a": 2}]
+        entries = history(values)[1:]  # 1-0 is gone; 2-0 has prev 1-0
+        assert plan(entries, "1-0") is None
 
     def test_future_position_is_not_recovered(self) -> None:
         """A seq beyond the newest entry (nothing at or after it) is not recovered."""

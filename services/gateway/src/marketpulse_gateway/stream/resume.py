@@ -4,19 +4,20 @@ The channel stream is the whole state a resume needs, so any gateway replica can
 client. The session reads the entries from the client's seq on (`XRANGE key seq +`, the
 entry at seq included when it is still there) and `plan_replay` decides:
 
-- recovered: every entry after seq is present, in one unbroken chain — the first one's
-  `prev` is the client's seq, each next one's `prev` the one before — all in the client's
-  epoch. The client gets `subscribed` with `recovered: true` and then those updates as
-  ordinary deltas, **no snapshot**: it keeps the state it has, and the first delta's
+- recovered: the entry at seq and every one after it are present, in one unbroken chain —
+  the first one after seq names it as `prev`, each next one the one before — all in the
+  client's epoch. The client gets `subscribed` with `recovered: true` and then those updates
+  as ordinary deltas, **no snapshot**: it keeps the state it has, and the first delta's
   `prev_seq` is its own seq. Each delta is diffed against the full value of the entry
   before it (every entry holds the full value), so the client ends with exactly the state
-  it would have had without the disconnection. When the entry at seq itself was trimmed but
-  its successor remains, the chain is still provably whole; that first delta is then the
-  successor's full value (a shallow merge applies it just as well).
+  it would have had without the disconnection.
 - not recovered (None): the epoch changed (history was lost and restarted), the position
   was trimmed away, it is in the future or not a position at all, or the replay would be
   larger than a snapshot is worth (more than `max_entries` updates or `max_bytes` of
-  frames). The client gets `recovered: false` and a fresh snapshot instead.
+  frames). The client gets `recovered: false` and a fresh snapshot instead. A position
+  whose own entry was trimmed is not recovered even when the next entry still names it as
+  `prev`: without the value the client holds, no delta can remove a field it has and the
+  next value lacks (a full value merged over it would leave that field behind).
 
 The history read keeps only `servable` entries: one the live reader would skip (not in the
 publisher's format, or a payload that does not match its schema: see reader.py) is dropped
@@ -100,14 +101,13 @@ def _chain(
     max_bytes: int,
 ) -> Replay | None:
     first_id, first_fields = entries[0]
-    base: Any = None
-    missed = entries
-    if first_id == position.seq:
-        first = entry_from_fields(first_fields)
-        if first.epoch != position.epoch:
-            return None
-        base = orjson.loads(first.data)
-        missed = entries[1:]
+    if first_id != position.seq:
+        return None  # the client's own entry is gone: its value is unknown here
+    first = entry_from_fields(first_fields)
+    if first.epoch != position.epoch:
+        return None
+    base: Any = orjson.loads(first.data)
+    missed = entries[1:]
     if len(missed) > max_entries:
         return None
     frames: list[str] = []
