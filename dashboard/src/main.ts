@@ -31,7 +31,7 @@ import { age, num, price, signedPct } from "./format.js";
 import { fromMeta, NEVER, panelState, type Freshness } from "./freshness.js";
 import { DEFAULT_PERIODS, periodsFrom, type IndicatorPeriods } from "./indicators.js";
 import { evaluationBody, forecastBody, sentimentBody } from "./panels.js";
-import { timeframeSeconds, timeframesFromReadiness } from "./timeframes.js";
+import { servedTimeframes, timeframeSeconds } from "./timeframes.js";
 
 const KEY_STORAGE = "marketpulse.apiKey";
 const FIRST_PRICE_MARK = "marketpulse:first-price";
@@ -141,7 +141,7 @@ class Dashboard {
     }
     this.banner(null);
     this.assets = assets.data.map((a) => a.asset);
-    this.timeframes = await this.loadTimeframes();
+    this.timeframes = servedTimeframes(assets.data);
     for (const summary of assets.data) {
       if (summary.ticker !== null) {
         this.tickers.set(summary.asset, {
@@ -156,15 +156,6 @@ class Dashboard {
       this.mp.subscribe(`ticker:${asset}`, (value, change) => this.onTicker(asset, value, change));
     }
     await this.fromHash();
-  }
-
-  private async loadTimeframes(): Promise<string[]> {
-    try {
-      const response = await fetch("/readyz");
-      return timeframesFromReadiness(await response.json());
-    } catch {
-      return ["1h"];
-    }
   }
 
   private async fromHash(): Promise<void> {

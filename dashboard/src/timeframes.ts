@@ -13,15 +13,8 @@ export function timeframeSeconds(tf: string): number | null {
   return SECONDS[tf] ?? null;
 }
 
-/** From `/readyz` (never guarded): its channel names per asset include `candles:<tf>`. */
-export function timeframesFromReadiness(body: unknown): string[] {
-  const found = new Set<string>();
-  const assets = (body as { assets?: Record<string, Record<string, unknown>> }).assets ?? {};
-  for (const channels of Object.values(assets)) {
-    for (const name of Object.keys(channels)) {
-      const [kind, tf] = name.split(":");
-      if (kind === "candles" && tf !== undefined && tf in SECONDS) found.add(tf);
-    }
-  }
+/** Every timeframe `/v1/assets` says is served, for any asset, shortest first. */
+export function servedTimeframes(assets: readonly { timeframes: readonly string[] }[]): string[] {
+  const found = new Set(assets.flatMap((a) => a.timeframes.filter((tf) => tf in SECONDS)));
   return [...found].sort((a, b) => SECONDS[a]! - SECONDS[b]!);
 }

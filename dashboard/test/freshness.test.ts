@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { fromMeta, NEVER, panelState } from "../src/freshness.js";
-import { timeframesFromReadiness } from "../src/timeframes.js";
+import { servedTimeframes } from "../src/timeframes.js";
 
 const now = 1_000_000;
 const fresh = { producedAt: now - 1000, serverStale: false };
@@ -35,11 +35,9 @@ describe("fromMeta", () => {
   });
 });
 
-describe("timeframesFromReadiness", () => {
-  it("lists the candle timeframes of /readyz, shortest first", () => {
-    const body = {
-      assets: { bitcoin: { ticker: {}, "candles:1h": {}, "candles:5m": {}, "forecast:5m": {} } },
-    };
-    expect(timeframesFromReadiness(body)).toEqual(["5m", "1h"]);
+describe("servedTimeframes", () => {
+  it("lists every timeframe /v1/assets names, once, shortest first", () => {
+    const assets = [{ timeframes: ["1h", "5m"] }, { timeframes: ["1d", "5m", "7m"] }];
+    expect(servedTimeframes(assets)).toEqual(["5m", "1h", "1d"]);
   });
 });

@@ -62,7 +62,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Tracked assets with their latest ticker */
+        /** Tracked assets with their latest ticker and the timeframes served */
         get: operations["list_assets_v1_assets_get"];
         put?: never;
         post?: never;
@@ -210,6 +210,11 @@ export interface components {
             /** Asset */
             asset: string;
             ticker: components["schemas"]["Ticker"] | null;
+            /**
+             * Timeframes
+             * @description The timeframes served for this asset, shortest first: the `tf` its candles, indicators, forecast and evaluation take, and the one in their channels.
+             */
+            timeframes: components["schemas"]["Timeframe"][];
         };
         /** BaselineForecast */
         BaselineForecast: {

@@ -85,9 +85,12 @@ class TestEnvelope:
     async def test_list_assets(
         self, http: httpx.AsyncClient, gateway: RunningGateway, publisher: Publisher
     ) -> None:
-        """/v1/assets lists the tracked assets, with null until a ticker is cached."""
+        """/v1/assets lists the tracked assets, with null until a ticker is cached, and the
+        timeframes served, shortest first."""
         before = (await http.get("/v1/assets")).json()
-        assert before["data"] == [{"asset": gateway.asset, "ticker": None}]
+        assert before["data"] == [
+            {"asset": gateway.asset, "ticker": None, "timeframes": ["5m", "1h"]}
+        ]
         assert before["meta"]["as_of"] is None
         assert before["meta"]["stale"] is True
         await publish_ticker(publisher, gateway.asset, 7.0)

@@ -26,6 +26,7 @@ from marketpulse_common.events import (
     Sentiment,
     Ticker,
 )
+from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.freshness import Freshness
 from marketpulse_gateway.rest.etag import etag_for
 
@@ -69,6 +70,10 @@ class Envelope(_Body, Generic[T]):
 class AssetSummary(_Body):
     asset: str
     ticker: Ticker | None
+    timeframes: list[Timeframe] = Field(
+        description="The timeframes served for this asset, shortest first: the `tf` its "
+        "candles, indicators, forecast and evaluation take, and the one in their channels."
+    )
 
 
 class AssetSnapshot(_Body):

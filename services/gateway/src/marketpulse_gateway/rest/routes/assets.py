@@ -31,14 +31,19 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"])
     "",
     response_model=Envelope[list[AssetSummary]],
     responses={503: PROBLEM_RESPONSES[503]},
-    summary="Tracked assets with their latest ticker",
+    summary="Tracked assets with their latest ticker and the timeframes served",
 )
 async def list_assets(request: Request, gateway: GatewayDep) -> Response:
     channels = [Channel(ChannelKind.TICKER, asset) for asset in gateway.catalog.assets]
+    timeframes = [tf.value for tf in gateway.catalog.timeframes]
     read = await read_values(gateway, channels)
     data = orjson.dumps(
         [
-            {"asset": ch.asset, "ticker": orjson.Fragment(ready.data) if ready else None}
+            {
+                "asset": ch.asset,
+                "ticker": orjson.Fragment(ready.data) if ready else None,
+                "timeframes": timeframes,
+            }
             for ch, ready in zip(channels, read.values, strict=True)
         ]
     )
