@@ -119,8 +119,10 @@ export interface StreamDiagnostics {
   readonly deltasApplied: number;
   /** Deltas dropped because their seq was not above the held one. */
   readonly duplicates: number;
-  /** Frames dropped because they belonged to an earlier subscription of the channel. */
+  /** Frames dropped because they belonged to an earlier subscription of the channel, or to one left. */
   readonly ignored: number;
+  /** Channels left whose frames kept coming past the grace period: unsubscribed again. */
+  readonly unsubscribesRepeated: number;
   /** Deltas whose prev_seq was not the held seq. */
   readonly gaps: number;
   /** Deltas from another epoch than the held one. */
@@ -172,6 +174,10 @@ const MAX_CHANNEL_NAME = 96;
 const MAX_POSITION_TOKEN = 48;
 // Client-chosen close code for a connection the client gave up on (private-use range).
 const CLOSE_CLIENT_GAVE_UP = 4000;
+// Frames of a channel left may still be in flight for a while after its unsubscribe; past
+// this, they mean the gateway still holds it (the unsubscribe was refused, say as
+// rate_limited): it is told again, at most once per this period.
+export const STRAY_GRACE_MS = 5_000;
 
 export class Stream {
   private readonly url: string;
@@ -189,6 +195,10 @@ export class Stream {
   private readonly now: () => number;
   private readonly emitter: Emitter<StreamEvents>;
   private readonly channels = new Map<string, Entry>();
+  /** When each channel not held was last unsubscribed on this connection. */
+  private readonly toldAt = new Map<string, number>();
+  /** Channels not held whose frames still arrive: to unsubscribe on the next flush. */
+  private readonly strays = new Set<string>();
 
   private current: ConnectionState = "idle";
   private socket: WebSocketLike | null = null;
@@ -217,6 +227,7 @@ export class Stream {
     deltasApplied: 0,
     duplicates: 0,
     ignored: 0,
+    unsubscribesRepeated: 0,
     gaps: 0,
     epochChanges: 0,
     resyncs: 0,
@@ -529,6 +540,8 @@ export class Stream {
         entry.state.connectionLost();
       }
     }
+    this.toldAt.clear(); // the gateway forgot every subscription with the connection
+    this.strays.clear();
   }
 
   private closeSocket(code: number, reason: string): void {
@@ -621,7 +634,7 @@ export class Stream {
   private onDelta(frame: DeltaFrame): void {
     const entry = this.channels.get(frame.channel);
     if (entry === undefined) {
-      this.counters.ignored += 1;
+      this.stray(frame.channel);
       return;
     }
     let result;
@@ -655,8 +668,12 @@ export class Stream {
 
   private onSnapshot(frame: SnapshotFrame): void {
     const entry = this.channels.get(frame.channel);
-    const change = entry?.state.onSnapshot(frame);
-    if (entry === undefined || change === undefined || change === null) {
+    if (entry === undefined) {
+      this.stray(frame.channel);
+      return;
+    }
+    const change = entry.state.onSnapshot(frame);
+    if (change === null) {
       this.counters.ignored += 1;
       return;
     }
@@ -668,7 +685,7 @@ export class Stream {
   private onSubscribed(frame: SubscribedFrame): void {
     const entry = this.channels.get(frame.channel);
     if (entry === undefined) {
-      this.counters.ignored += 1;
+      this.stray(frame.channel);
       return;
     }
     const resuming = entry.state.resumeSent;
@@ -706,6 +723,20 @@ export class Stream {
     } else {
       this.report(new MarketPulseStreamError("server", message, { code: frame.code }));
     }
+  }
+
+  /**
+   * A frame of a channel not held: in flight since its unsubscribe, or the gateway still
+   * holds it; then it is unsubscribed again, at most once per STRAY_GRACE_MS.
+   */
+  private stray(channel: string): void {
+    this.counters.ignored += 1;
+    const told = this.toldAt.get(channel);
+    if (this.strays.has(channel) || (told !== undefined && this.now() - told < STRAY_GRACE_MS))
+      return;
+    this.counters.unsubscribesRepeated += 1;
+    this.strays.add(channel);
+    this.queueFlush();
   }
 
   private refuseChannel(entry: Entry, code: string, message: string): void {
@@ -768,6 +799,10 @@ export class Stream {
       }
     }
     if (!open) return;
+    for (const name of this.strays) if (!this.channels.has(name)) leaving.push(name);
+    this.strays.clear();
+    const now = this.now();
+    for (const name of leaving) this.toldAt.set(name, now);
     for (let i = 0; i < leaving.length; i += MAX_CHANNELS_PER_OP) {
       this.send({ op: "unsubscribe", channels: leaving.slice(i, i + MAX_CHANNELS_PER_OP) });
     }

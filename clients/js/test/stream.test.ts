@@ -4,7 +4,7 @@ import type { Change } from "../src/channel.js";
 import { MarketPulse, type MarketPulseOptions } from "../src/client.js";
 import { MarketPulseConfigError, MarketPulseError, MarketPulseStreamError } from "../src/errors.js";
 import type { ClientOp, DeltaFrame, SubscribeOp } from "../src/protocol.js";
-import type { ConnectionState } from "../src/stream.js";
+import { type ConnectionState, STRAY_GRACE_MS } from "../src/stream.js";
 import type { NetworkEvents } from "../src/transport.js";
 import { type FakeSocket, fakeSockets, settle } from "./fake-websocket.js";
 
@@ -170,6 +170,41 @@ describe("subscriptions", () => {
     await settle();
     expect(socket.take()).toEqual([{ op: "unsubscribe", channels: [INDICATORS] }]);
     expect(mp.diagnostics.channels).not.toHaveProperty(INDICATORS);
+  });
+
+  it("unsubscribes again a channel whose frames keep coming past the grace period", async () => {
+    // The gateway refused the unsubscribe (rate_limited): it still holds the channel.
+    const { mp, socket } = await liveTicker();
+    const off = mp.subscribe(INDICATORS, () => {});
+    await settle();
+    socket.take();
+    snapshot(socket, INDICATORS, "20-0", { rsi: 50 });
+    off();
+    await settle();
+    expect(socket.take()).toEqual([{ op: "unsubscribe", channels: [INDICATORS] }]);
+    socket.receive({ type: "error", code: "rate_limited", message: "too many messages" });
+    vi.advanceTimersByTime(STRAY_GRACE_MS / 2);
+    socket.receive(delta("21-0", "20-0", { rsi: 51 }, INDICATORS)); // may be in flight
+    await settle();
+    expect(socket.take()).toEqual([]);
+    vi.advanceTimersByTime(STRAY_GRACE_MS);
+    socket.receive(delta("22-0", "21-0", { rsi: 52 }, INDICATORS)); // still held there
+    socket.receive(delta("23-0", "22-0", { rsi: 53 }, INDICATORS));
+    await settle();
+    expect(socket.take()).toEqual([{ op: "unsubscribe", channels: [INDICATORS] }]);
+    socket.receive(delta("24-0", "23-0", { rsi: 54 }, INDICATORS));
+    await settle();
+    expect(socket.take()).toEqual([]); // once per grace period
+    expect(mp.diagnostics.unsubscribesRepeated).toBe(1);
+    expect(mp.diagnostics.channels).not.toHaveProperty(INDICATORS);
+  });
+
+  it("unsubscribes a channel never asked for on this connection at its first frame", async () => {
+    const { mp, socket } = await liveTicker();
+    snapshot(socket, INDICATORS, "20-0", { rsi: 50 });
+    await settle();
+    expect(socket.take()).toEqual([{ op: "unsubscribe", channels: [INDICATORS] }]);
+    expect(mp.diagnostics.unsubscribesRepeated).toBe(1);
   });
 
   it("tells a listener that joins late the value the channel already has", async () => {

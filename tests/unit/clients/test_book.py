@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from marketpulse_client.book import ChannelBook, Signal
+from marketpulse_client.book import STRAY_GRACE_S, ChannelBook, Signal
 from marketpulse_client.channel import Phase, SavedPosition
 from tests.unit.clients.frames_for_tests import delta, error, snapshot, subscribed
 
@@ -202,3 +202,51 @@ def test_malformed_and_unknown_frames_are_skipped() -> None:
     assert book.diagnostics.malformed == 2
     assert book.receive('{"type": "heartbeat", "ts": 1.5}').update is None
     assert book.diagnostics.heartbeats == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_channel_the_server_keeps_sending_after_its_unsubscribe_is_left_again() -> None:
+    """An unsubscribe the server refused (rate_limited) leaves the channel held there: its
+    frames keep coming. Those in flight just after the unsubscribe are ignored; one arriving
+    later sends the unsubscribe again, and again at most once per grace period."""
+    clock = Clock()
+    book = ChannelBook(clock=clock)
+    book.add(CH)
+    book.take_ops()
+    book.receive(subscribed(CH))
+    book.receive(snapshot(CH, "100-0", {"price": 1}))
+    book.remove(CH)
+    assert [json.loads(op) for op in book.take_ops()] == [{"op": "unsubscribe", "channels": [CH]}]
+    book.receive(error("rate_limited", "too many messages; slow down"))
+    clock.now += STRAY_GRACE_S / 2
+    in_flight = book.receive(delta(CH, "101-0", "100-0", {"price": 2}))
+    assert in_flight.update is None and in_flight.signal is Signal.NONE
+    assert book.take_ops() == []
+    clock.now += STRAY_GRACE_S
+    still_held = book.receive(delta(CH, "102-0", "101-0", {"price": 3}))
+    assert still_held.update is None and still_held.signal is Signal.SEND
+    assert [json.loads(op) for op in book.take_ops()] == [{"op": "unsubscribe", "channels": [CH]}]
+    assert book.receive(delta(CH, "103-0", "102-0", {"price": 4})).signal is Signal.NONE
+    assert book.diagnostics.unsubscribes_repeated == 1
+
+
+def test_a_channel_never_held_on_this_connection_is_left_at_its_first_frame() -> None:
+    """Frames of a channel the client did not ask for on this connection are not in flight
+    from anything it did: the channel is unsubscribed on the first, once."""
+    book = ChannelBook(clock=Clock())
+    book.add(CH)
+    book.take_ops()
+    other = "ticker:ethereum"
+    assert book.receive(subscribed(other)).signal is Signal.SEND
+    assert book.receive(snapshot(other, "100-0", {"price": 1})).signal is Signal.NONE
+    assert [json.loads(op) for op in book.take_ops()] == [
+        {"op": "unsubscribe", "channels": [other]}
+    ]
+    assert book.get(other) is None

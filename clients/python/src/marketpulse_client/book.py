@@ -8,7 +8,8 @@ to ask for a fresh snapshot — and counts it all in `diagnostics`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal
@@ -31,6 +32,10 @@ from marketpulse_client.frames import (
 
 # Refusals that concern the whole subscribe op, not one channel, and pass: try again later.
 RETRY_LATER = frozenset({"rate_limited", "unavailable"})
+# Frames of a channel the client no longer holds may still be in flight for a while after
+# its unsubscribe; past this, they mean the server still holds it (the unsubscribe was
+# refused, say as rate_limited, or crossed a subscribe's answer): it is told again.
+STRAY_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +76,18 @@ _SEND = Received(signal=Signal.SEND)
 
 
 class ChannelBook:
-    def __init__(self, saved: Mapping[str, SavedPosition] | None = None) -> None:
+    def __init__(
+        self,
+        saved: Mapping[str, SavedPosition] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._saved = dict(saved or {})
         self._states: dict[str, ChannelState] = {}
         self._unsubscribes: list[str] = []
+        # When each channel not held was last unsubscribed on this connection.
+        self._told: dict[str, float] = {}
+        self._clock = clock
         self.diagnostics = Diagnostics()
 
     def __contains__(self, channel: str) -> bool:
@@ -117,6 +130,8 @@ class ChannelBook:
             unsubscribe_op(self._unsubscribes[i : i + MAX_CHANNELS_PER_OP])
             for i in range(0, len(self._unsubscribes), MAX_CHANNELS_PER_OP)
         ]
+        now = self._clock()
+        self._told.update(dict.fromkeys(self._unsubscribes, now))
         self._unsubscribes.clear()
         wanted = [s for s in self._states.values() if s.phase is Phase.WANT]
         for i in range(0, len(wanted), MAX_CHANNELS_PER_OP):
@@ -128,6 +143,7 @@ class ChannelBook:
     def connection_lost(self) -> None:
         """A connection ended: everything is subscribed again (resuming) on the next one."""
         self._unsubscribes.clear()  # the server forgot them with the connection
+        self._told.clear()
         for state in self._states.values():
             state.connection_lost()
 
@@ -155,8 +171,7 @@ class ChannelBook:
     def _delta(self, frame: Delta) -> Received:
         state = self._states.get(frame.channel)
         if state is None:
-            self.diagnostics.ignored += 1
-            return _NOTHING
+            return self._stray(frame.channel)
         try:
             outcome = state.on_delta(frame)
         except ValueError:  # a seq that is not a stream position: not one of the gateway's
@@ -174,8 +189,7 @@ class ChannelBook:
     def _snapshot(self, frame: Snapshot) -> Received:
         state = self._states.get(frame.channel)
         if state is None:
-            self.diagnostics.ignored += 1
-            return _NOTHING
+            return self._stray(frame.channel)
         try:
             outcome = state.on_snapshot(frame)
         except ValueError:
@@ -192,9 +206,21 @@ class ChannelBook:
     def _subscribed(self, frame: Subscribed) -> Received:
         state = self._states.get(frame.channel)
         if state is None:
-            self.diagnostics.ignored += 1
-            return _NOTHING
+            return self._stray(frame.channel)
         return self._other(state, state.on_subscribed(frame))
+
+    def _stray(self, channel: str) -> Received:
+        """A frame of a channel not held: in flight since its unsubscribe, or the server still
+        holds it; then it is unsubscribed again, at most once per STRAY_GRACE_S."""
+        self.diagnostics.ignored += 1
+        told = self._told.get(channel)
+        if channel in self._unsubscribes or (
+            told is not None and self._clock() - told < STRAY_GRACE_S
+        ):
+            return _NOTHING
+        self.diagnostics.unsubscribes_repeated += 1
+        self._unsubscribes.append(channel)
+        return _SEND
 
     def _other(self, state: ChannelState, outcome: Outcome) -> Received:
         d = self.diagnostics

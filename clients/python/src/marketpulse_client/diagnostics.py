@@ -12,7 +12,8 @@ class Diagnostics:
     snapshots: int = 0  # snapshots applied
     deltas: int = 0  # deltas applied
     duplicates: int = 0  # deltas at or below the held seq, ignored
-    ignored: int = 0  # frames of a subscription being replaced, ignored
+    ignored: int = 0  # frames of a subscription being replaced or left, ignored
+    unsubscribes_repeated: int = 0  # channels left that the server still sent: told again
     gaps: int = 0  # deltas whose prev_seq was not the held seq
     epoch_changes: int = 0  # deltas of a new epoch (the server's history was lost)
     resyncs: int = 0  # fresh snapshots asked for after a gap or an epoch change
