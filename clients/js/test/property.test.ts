@@ -19,6 +19,12 @@ const CHANNELS = ["ticker:bitcoin", "indicators:bitcoin:1h"] as const;
 
 type Value = Record<string, unknown>;
 
+// As the Python property tests (tests/conftest.py): random examples locally, so every run
+// explores new ones, and a fixed seed in CI (.ci/run sets CI=true), so a red run reproduces
+// exactly and a green one stays green. MP_PROPERTY_RUNS searches deeper.
+const RUNS = Number(process.env.MP_PROPERTY_RUNS ?? 300);
+const CI_SEED = 20_261_205;
+
 type Command =
   | { kind: "publish"; channel: number; value: Value; deliver: boolean }
   | { kind: "duplicate"; channel: number }
@@ -218,7 +224,8 @@ describe("the client's value always converges on the server's", () => {
         },
       ),
       {
-        numRuns: 300,
+        numRuns: RUNS,
+        ...(process.env.CI === "true" ? { seed: CI_SEED } : {}),
         examples: [
           // Found by CI: the client's own entry trimmed, the next one dropping a field it
           // held; a resume that merged the next full value over the client's kept the field.
