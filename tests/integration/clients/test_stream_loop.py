@@ -23,6 +23,7 @@ from websockets.http11 import Request, Response
 from marketpulse_client import (
     AuthenticationError,
     Backoff,
+    ClientClosed,
     ConnectionState,
     MarketPulse,
     StreamStopped,
@@ -239,6 +240,27 @@ async def test_an_error_callback_that_raises_stops_only_its_own_channel() -> Non
             mp.subscribe(CH, seen.append)
             await eventually(lambda: _async(len(seen) == 2), what="the good channel's updates")
             assert peer.connections == 1 and mp.state is not ConnectionState.CLOSED
+
+
+async def test_a_closed_client_stays_closed() -> None:
+    """After aclose(), a subscribe gets ClientClosed instead of opening a connection that
+    nothing would ever close; updates() raises it."""
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        await first_subscription(peer, ws, n, "10-0")
+        await ws.wait_closed()
+
+    async with peer_at(handler) as (peer, url):
+        mp = MarketPulse(url)
+        first = mp.subscribe(CH)
+        await eventually(lambda: _async(first.synced), what="the first subscription")
+        await mp.aclose()
+        late = mp.subscribe("ticker:ethereum")
+        assert isinstance(late.error, ClientClosed) and isinstance(mp.error, ClientClosed)
+        with pytest.raises(ClientClosed):
+            async for _ in mp.updates(CH):
+                pass
+        assert mp.state is ConnectionState.CLOSED and peer.connections == 1
 
 
 async def _async(value: Any) -> Any:

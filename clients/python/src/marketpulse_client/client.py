@@ -29,7 +29,7 @@ import httpx
 from marketpulse_client.backoff import Backoff
 from marketpulse_client.book import ChannelBook, Received, Update
 from marketpulse_client.diagnostics import Diagnostics
-from marketpulse_client.errors import MarketPulseError
+from marketpulse_client.errors import ClientClosed, MarketPulseError
 from marketpulse_client.liveness import HEARTBEAT_S, MISSED, ConnectionState, Liveness
 from marketpulse_client.positions import PositionsJSON, dump_positions, load_positions
 from marketpulse_client.rest import DEFAULT_TIMEOUT_S, Envelope, RestClient
@@ -144,7 +144,10 @@ class MarketPulse:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the stream (politely) and the HTTP client."""
+        """Close the stream (politely) and the HTTP client. The client stays closed: a later
+        `subscribe` gets `ClientClosed` as its error instead of opening a new connection."""
+        if self._stream.error is None:
+            self._stream.error = ClientClosed()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -187,7 +190,8 @@ class MarketPulse:
 
     @property
     def error(self) -> MarketPulseError | None:
-        """Why the stream stopped for good (1008, 1009, a refused key), else None."""
+        """Why the stream stopped for good (1008, 1009, a refused key, `ClientClosed` after
+        `aclose()`), else None."""
         return self._stream.error
 
     def subscribe(

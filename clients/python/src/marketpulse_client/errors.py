@@ -88,6 +88,15 @@ class StreamStopped(MarketPulseError):
         self.reason = reason
 
 
+class ClientClosed(StreamStopped):
+    """`aclose()` was called: the client does not connect again (make a new one)."""
+
+    def __init__(self) -> None:
+        MarketPulseError.__init__(self, "the client was closed (aclose); make a new one")
+        self.code = None
+        self.reason = "closed"
+
+
 class ChannelError(MarketPulseError):
     def __init__(self, channel: str, code: str, message: str) -> None:
         super().__init__(f"{channel}: {code}: {message}")
