@@ -106,6 +106,10 @@ async def test_poison_entries_are_dead_lettered_while_real_events_flow(
 
         def history(channel: str, first: str, last: str) -> Sequence[str]:
             ids = stack.stream_ids(channel, first, last)
+            if channel != CANDLES.name:
+                # Ids are per stream: an indicators entry written in the same millisecond
+                # as a poison entry carries the same id, and is a real update.
+                return ids
             return [i for i in ids if i not in poisoned]
 
         delivered = delivery_verdict(scenario, readers, history)
