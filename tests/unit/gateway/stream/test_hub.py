@@ -116,15 +116,59 @@ def test_each_event_is_encoded_once() -> None:
 
 
 def test_deltas_carry_changed_fields_only_when_they_follow() -> None:
-    """A delta is a diff against the value it follows; after a gap or new epoch it is whole."""
+    """A delta is a diff against the value it follows; in a new epoch it is whole."""
     hub, socket = Hub(), FakeSocket()
     hub.prime(event("1-0", "", {"p": 1, "v": 9}))
     hub.start(hub.subscribe(hub.connect(socket, ROOMY), CHANNEL), snapshot("1-0", {"p": 1, "v": 9}))
     hub.publish(event("2-0", "1-0", {"p": 2, "v": 9}))
-    hub.publish(event("4-0", "3-0", {"p": 4, "v": 9}))  # 3-0 never reached us
+    hub.publish(event("3-0", "2-0", {"p": 3, "v": 9}))
     hub.publish(event("5-0", "", {"p": 5, "v": 9}, epoch="e2"))
     deltas = [f for f in socket.decoded() if isinstance(f, Delta)]
-    assert [d.data for d in deltas] == [{"p": 2}, {"p": 4, "v": 9}, {"p": 5, "v": 9}]
+    assert [d.data for d in deltas] == [{"p": 2}, {"p": 3}, {"p": 5, "v": 9}]
+
+
+def held(socket: FakeSocket) -> dict[str, object] | None:
+    """The value a client holds after the frames it got (DESIGN §7's rules): a snapshot
+    replaces it, a delta that follows the held seq is merged (null removes a field)."""
+    value: dict[str, object] | None = None
+    seq: str | None = None
+    for frame in socket.decoded():
+        if isinstance(frame, SnapshotFrame):
+            value, seq = frame.data, frame.seq
+        elif isinstance(frame, Delta):
+            assert frame.prev_seq == seq, "the client would see a gap"
+            merged = {**(value or {}), **frame.data}
+            value, seq = {k: v for k, v in merged.items() if v is not None}, frame.seq
+    return value
+
+
+def test_an_entry_following_one_never_read_here_is_a_fresh_snapshot() -> None:
+    """The reader skipped 2-0 (its payload failed the schema), but a client that joined
+    from the Redis snapshot holds it: 3-0, which follows 2-0 and drops its field `x`, must
+    not reach it as a whole value to merge (x would stay), nor as a gap for the others."""
+    hub, joined, earlier = Hub(), FakeSocket(), FakeSocket()
+    hub.prime(event("1-0", "", {"p": 1}))
+    hub.start(hub.subscribe(hub.connect(earlier, ROOMY), CHANNEL), snapshot("1-0", {"p": 1}))
+    hub.start(hub.subscribe(hub.connect(joined, ROOMY), CHANNEL), snapshot("2-0", {"p": 2, "x": 2}))
+    hub.publish(event("3-0", "2-0", {"p": 3}))
+    hub.publish(event("4-0", "3-0", {"p": 4}))
+    for socket in (joined, earlier):
+        assert held(socket) == {"p": 4}
+        assert socket.types_and_seqs()[-3:] == [
+            ("subscribed", None),
+            ("snapshot", "3-0"),
+            ("delta", "4-0"),
+        ]
+
+
+def test_a_first_entry_that_names_a_prev_is_a_fresh_snapshot() -> None:
+    """This process never saw the entry the first one it reads follows (its stream was empty
+    at start, the Redis snapshot was not): its subscribers restart from a snapshot."""
+    hub, socket = Hub(), FakeSocket()
+    hub.start(hub.subscribe(hub.connect(socket, ROOMY), CHANNEL), snapshot("2-0", {"p": 2, "x": 2}))
+    hub.publish(event("3-0", "2-0", {"p": 3}))
+    assert held(socket) == {"p": 3}
+    assert socket.types_and_seqs()[-2:] == [("subscribed", None), ("snapshot", "3-0")]
 
 
 def test_slow_client_is_closed_without_touching_others() -> None:
@@ -196,12 +240,15 @@ def test_resubscribe_gives_a_fresh_snapshot() -> None:
     """Subscribing again (e.g. after a gap) replaces the subscription with a new snapshot."""
     hub, socket = Hub(), FakeSocket()
     outbox = hub.connect(socket, ROOMY)
+    hub.prime(event("1-0", "", {"p": 1}))
     hub.start(hub.subscribe(outbox, CHANNEL), snapshot("1-0", {"p": 1}))
+    hub.publish(event("2-0", "1-0", {"p": 2}))
     hub.start(hub.subscribe(outbox, CHANNEL), snapshot("2-0", {"p": 2}))
     hub.publish(event("3-0", "2-0", {"p": 3}))
     assert socket.types_and_seqs() == [
         ("subscribed", None),
         ("snapshot", "1-0"),
+        ("delta", "2-0"),
         ("subscribed", None),
         ("snapshot", "2-0"),
         ("delta", "3-0"),

@@ -5,7 +5,9 @@ with a resume position gets `XRANGE stream <seq> + COUNT n` (its entry at seq an
 after) besides the snapshot, so a resume that cannot be honoured falls back to the snapshot
 without a second trip. The two reads of one channel need not be atomic: the replay is built
 from the stream alone and the snapshot path from the hash alone (see hub.py for the join).
-Of the entries read, only those the live reader would deliver are kept (resume.servable).
+Of the entries read, only those the live reader would deliver are kept (resume.servable),
+and a snapshot that fails its schema is `rejected` the same way: the hub then sends the
+last value it passed on instead (hub.py).
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import Channel
+from marketpulse_common.logs import get_logger
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.stream.resume import Entry, replay_read_count, servable, valid_position
+
+log = get_logger(__name__)
 
 # A subscribe is answered in about a millisecond; one waiting longer than this is better told
 # `unavailable` (it may retry) than left hanging on a sick Redis.
@@ -31,8 +37,11 @@ READ_TIMEOUT_S = 2.0
 @dataclass(frozen=True, slots=True)
 class ChannelHistory:
     snapshot: Snapshot | None
-    # Entries from the resume seq on; None when no (usable) position was given.
+    # Entries from the resume seq on; None when no (usable) position was given, [] when
+    # there were more than a replay may hold.
     entries: list[Entry] | None
+    # The stored snapshot is not the publisher's or fails its schema: never sent as it is.
+    rejected: bool = False
 
 
 class StreamHistory:
@@ -57,12 +66,21 @@ class StreamHistory:
             raise StoreUnavailable("Redis did not answer in time; retry shortly") from None
         except RedisError as e:
             raise StoreUnavailable("Redis is unreachable; retry shortly") from e
-        return [_history(seq, replies) for _, seq in wanted]
+        return [_history(channel, seq, replies, count) for channel, seq in wanted]
 
 
-def _history(seq: str | None, replies: Any) -> ChannelHistory:
+def _history(channel: Channel, seq: str | None, replies: Any, count: int) -> ChannelHistory:
     entries = None
     if seq is not None and valid_position(seq):
-        entries = servable([(str(entry_id), fields) for entry_id, fields in next(replies)])
+        read = [(str(entry_id), fields) for entry_id, fields in next(replies)]
+        # Counted before filtering: a full read was cut short, whatever `servable` drops.
+        entries = [] if len(read) >= count else servable(read)
     fields = cast(dict[str, str], next(replies))
-    return ChannelHistory(snapshot=snapshot_from_fields(fields), entries=entries)
+    try:
+        snapshot = snapshot_from_fields(fields)
+        if snapshot is not None:
+            snapshot.decode()
+    except (PoisonMessage, KeyError, ValueError) as e:
+        log.warning("stored snapshot rejected", channel=channel.name, error=repr(e))
+        return ChannelHistory(snapshot=None, entries=entries, rejected=True)
+    return ChannelHistory(snapshot=snapshot, entries=entries)

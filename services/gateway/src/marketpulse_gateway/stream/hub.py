@@ -19,11 +19,16 @@ published after step 1 reaches the buffer or the live path. Each subscription al
 highest seq it delivered and drops anything not above it, so a reader that lags or re-reads
 after a reconnect cannot repeat one.
 
-History that went back (a Redis Cluster failover promoted a replica that had not yet received
-the last few entries, or a standalone Redis restarted from an AOF a second behind): the next
-entry, in the same epoch, does not follow the last one the clients were sent. Live
-subscribers then get `subscribed` (recovered: false) and a fresh snapshot of that entry
-instead of a delta that would chain to a seq that no longer exists.
+An entry that, in the same epoch, does not follow the last one the clients were sent gets
+every live subscriber `subscribed` (recovered: false) and a fresh snapshot of that entry,
+never a delta. Either history went back (a Redis Cluster failover promoted a replica that
+had not yet received the last few entries, or a standalone Redis restarted from an AOF a
+second behind), and a delta would chain to a seq that no longer exists; or the entry follows
+one this process never passed on (the reader skipped it as malformed, or it was trimmed
+before the reader got to it), whose value a client that joined from the Redis snapshot may
+hold: a whole value sent as a delta chaining to it would be merged over it and leave behind
+any field the new value dropped. The same holds for the first entry a process reads when it
+names a `prev`. (A new epoch is a plain delta: every client re-snapshots on an epoch change.)
 
 A client whose unsent bytes would exceed its limit is closed with 4008 ("slow") at once: the
 hub never waits for a client, so one stalled reader cannot delay the others.
@@ -197,16 +202,23 @@ class Hub:
         self._subscribers.setdefault(channel, {})[outbox] = sub
         return sub
 
-    def start(self, sub: Subscription, snapshot: Snapshot | None) -> None:
-        """Send `subscribed` + `snapshot`, then the events buffered since `subscribe`."""
+    def start(
+        self, sub: Subscription, snapshot: Snapshot | None, *, rejected: bool = False
+    ) -> None:
+        """Send `subscribed` + `snapshot`, then the events buffered since `subscribe`.
+
+        `rejected`: the stored snapshot failed its schema (the reader skipped its entry too);
+        the client gets the last value this process passed on instead, or none."""
         if not self._current(sub):
             return
-        epoch = snapshot.epoch if snapshot else None
+        frame = self._last_good(sub.channel) if rejected else _snapshot_frame(sub.channel, snapshot)
         sent: int = sub.outbox.offer(
-            outgoing(encode_frame(Subscribed(channel=sub.channel, epoch=epoch, recovered=False)))
+            outgoing(
+                encode_frame(Subscribed(channel=sub.channel, epoch=frame.epoch, recovered=False))
+            )
         )
-        sent += sub.outbox.offer(outgoing(encode_frame(_snapshot_frame(sub.channel, snapshot))))
-        sent += sub.go_live(seq_key(snapshot.seq) if snapshot else (0, 0))
+        sent += sub.outbox.offer(outgoing(encode_frame(frame)))
+        sent += sub.go_live(seq_key(frame.seq) if frame.seq else (0, 0))
         self._on_sent(sent)
 
     def resume(self, sub: Subscription, replay: Replay) -> None:
@@ -239,17 +251,19 @@ class Hub:
         latest = self._latest.get(event.channel)
         # Diff only against the value this entry follows; otherwise send it whole.
         follows = latest is not None and (latest.seq, latest.epoch) == (event.prev_seq, event.epoch)
-        rewound = False
+        resync = False
         if not follows and latest is not None and latest.epoch == event.epoch:
             if event.key <= seq_key(latest.seq):
                 return  # a lagging or re-reading reader: every subscriber has it already
-            rewound = _rewound(event.prev_seq, latest.seq)
+            resync = True  # history went back, or this entry follows one never read here
+        elif latest is None and event.prev_seq is not None:
+            resync = True  # a value this process never saw may be held by its clients
         before = latest.value if follows and latest is not None else None
         self._latest[event.channel] = _Latest(event.seq, event.epoch, value)
         subscribers = self._subscribers.get(event.channel)
         if not subscribers:
             return
-        if rewound:
+        if resync:
             self._resync(event, value, tuple(subscribers.values()))
             return
         delta = Delta(
@@ -285,9 +299,17 @@ class Hub:
             if sub.buffer is not None:
                 sub.offer(key, snapshot)  # still joining: its own snapshot read decides
                 continue
+            if key <= sub.floor:
+                continue  # it joined from a snapshot at least as new as this entry
             sub.floor = key
             sent += sub.outbox.offer(subscribed) + sub.outbox.offer(snapshot)
         self._on_sent(sent)
+
+    def _last_good(self, channel: str) -> SnapshotFrame:
+        latest = self._latest.get(channel)
+        if latest is None:
+            return SnapshotFrame(channel=channel, epoch=None, seq=None, data=None)
+        return SnapshotFrame(channel=channel, epoch=latest.epoch, seq=latest.seq, data=latest.value)
 
     def beat(self, ts: float) -> None:
         frame = outgoing(encode_frame(Heartbeat(ts=ts)))
@@ -308,12 +330,6 @@ class Hub:
     def _current(sub: Subscription) -> bool:
         # False when unsubscribed or superseded while its snapshot or history was being read.
         return sub.outbox.subscriptions.get(sub.channel) is sub
-
-
-def _rewound(prev_seq: str | None, latest_seq: str) -> bool:
-    """The entry follows one older than the newest the clients were sent: history went back.
-    (One that follows a newer entry is a plain gap, which `prev_seq` already shows.)"""
-    return not prev_seq or seq_key(prev_seq) < seq_key(latest_seq)
 
 
 def _snapshot_frame(channel: str, snapshot: Snapshot | None) -> SnapshotFrame:

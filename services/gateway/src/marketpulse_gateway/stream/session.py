@@ -136,7 +136,7 @@ class StreamSession:
             if replay is not None:
                 self._hub.resume(sub, replay)
                 return sum(map(len, replay.frames))
-        self._hub.start(sub, history.snapshot)
+        self._hub.start(sub, history.snapshot, rejected=history.rejected)
         return 0
 
     def _resolve(self, names: Iterable[str]) -> list[Channel]:

@@ -1,0 +1,109 @@
+"""Values the gateway will not pass on, over a real WebSocket and a real Redis.
+
+A value whose payload fails its schema can reach Redis in the publisher's own format (a
+producer on a newer schema, or a hand-made write): the live reader skips its entry, and a
+subscribe must not serve it either, as the stored snapshot. The next good value follows it
+(`prev`), so it cannot be a delta to anyone: it comes as a fresh snapshot, and every client
+ends with exactly that value, none of the rejected one's fields left behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.publisher import Publisher, read_snapshot
+from marketpulse_gateway.stream.history import StreamHistory
+from marketpulse_gateway.stream.protocol import Position
+from marketpulse_gateway.stream.resume import plan_replay
+from tests.integration.gateway.conftest import publish_ticker
+from tests.integration.gateway.ws_support import (
+    ChannelState,
+    StreamGateway,
+    next_frame,
+    serve_stream,
+    subscribe,
+    ws_connect,
+)
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(params=["direct", "queued"])
+async def gateway(
+    request: pytest.FixtureRequest, redis_url: str, unique: str
+) -> AsyncIterator[StreamGateway]:
+    async with serve_stream(redis_url, unique, direct=request.param == "direct") as running:
+        yield running
+
+
+async def write_rejected(redis: Redis, channel: Channel, data: dict[str, Any]) -> str:
+    """What the publisher's script writes (entry + snapshot, chained), with a payload that
+    fails the channel's schema; returns its seq."""
+    stored = await read_snapshot(redis, channel)
+    assert stored is not None
+    payload = orjson.dumps(data).decode()
+    fields: dict[FieldT, EncodableT] = {
+        "s": stored.schema, "ts": "1.0", "d": payload, "epoch": stored.epoch, "src": "hand"
+    }  # fmt: skip
+    seq = str(await redis.xadd(channel.stream_key, {**fields, "prev": stored.seq}))
+    await redis.hset(channel.snapshot_key, mapping={**fields, "seq": seq, "ver": ""})
+    return seq
+
+
+async def follow(ws: Any, state: ChannelState, seq: str) -> list[dict[str, Any]]:
+    """Apply frames until the state reaches `seq`; returns them."""
+    frames = []
+    while state.seq != seq:
+        frames.append(await next_frame(ws))
+        state.apply(frames[-1])
+    return frames
+
+
+async def test_a_rejected_value_is_never_served_and_the_next_one_comes_whole(
+    gateway: StreamGateway, publisher: Publisher, redis: Redis
+) -> None:
+    channel = Channel(ChannelKind.TICKER, gateway.asset)
+    good = await publish_ticker(publisher, gateway.asset, 1.0)
+    async with ws_connect(gateway.ws_url) as early_ws:
+        _, early = await subscribe(early_ws, gateway.channel)
+        assert early.seq == good.seq
+        rejected = await write_rejected(redis, channel, {"price": -1, "left_behind": True})
+        async with ws_connect(gateway.ws_url) as late_ws:
+            _, late = await subscribe(late_ws, gateway.channel)
+            # The stored snapshot is the rejected value: the last good one is served instead.
+            assert (late.seq, late.value["price"]) == (good.seq, 1.0)
+            after = await publish_ticker(publisher, gateway.asset, 2.0)
+            stored = await read_snapshot(redis, channel)
+            assert stored is not None
+            for ws, state in ((early_ws, early), (late_ws, late)):
+                frames = await follow(ws, state, after.seq)
+                assert [f["type"] for f in frames] == ["subscribed", "snapshot"]
+                assert frames[0]["recovered"] is False
+                assert state.value == orjson.loads(stored.data)
+                assert rejected not in state.seqs
+
+
+async def test_a_replay_cut_short_by_its_read_is_not_passed_off_as_complete(
+    redis: Redis, publisher: Publisher, unique: str
+) -> None:
+    """The history read takes max_entries + 2 entries; entries the reader would skip are
+    dropped after it. A window holding some of those must still count as a full read (the
+    newest updates were not read), not as a replay that ends early."""
+    channel = Channel(ChannelKind.TICKER, unique)
+    held = await publish_ticker(publisher, unique, 1.0)
+    for n in range(2):
+        await redis.xadd(channel.stream_key, {"junk": str(n)})
+    for price in (2.0, 3.0, 4.0):
+        await publish_ticker(publisher, unique, price)
+    [history] = await StreamHistory(redis).read([(channel, held.seq)], max_entries=3)
+    assert history.entries is not None
+    position = Position(epoch=held.epoch, seq=held.seq)
+    replay = plan_replay(channel.name, position, history.entries, max_entries=3, max_bytes=1 << 20)
+    assert replay is None  # a fresh snapshot, never a replay that stops at 3.0
