@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 import uvicorn
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -29,7 +31,7 @@ from marketpulse_common.events import (
     encode_payload,
 )
 from marketpulse_common.keys import Channel, ChannelKind, candles_key
-from marketpulse_common.publisher import Published, Publisher
+from marketpulse_common.publisher import Published, Publisher, read_snapshot
 from marketpulse_common.settings import Settings, load_settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.app import create_app
@@ -189,3 +191,17 @@ def sentiment(unique: str) -> Sentiment:
         input_hash="abc",
         created_at=datetime.now(UTC),
     )
+
+
+async def write_rejected(redis: Redis, channel: Channel, data: dict[str, Any]) -> str:
+    """What the publisher's script writes (entry + snapshot, chained), with a payload that
+    fails the channel's schema; returns its seq."""
+    stored = await read_snapshot(redis, channel)
+    assert stored is not None
+    payload = orjson.dumps(data).decode()
+    fields: dict[FieldT, EncodableT] = {
+        "s": stored.schema, "ts": "1.0", "d": payload, "epoch": stored.epoch, "src": "hand"
+    }  # fmt: skip
+    seq = str(await redis.xadd(channel.stream_key, {**fields, "prev": stored.seq}))
+    await redis.hset(channel.snapshot_key, mapping={**fields, "seq": seq, "ver": ""})
+    return seq

@@ -18,7 +18,9 @@ from tests.integration.gateway.conftest import (
     publish_ticker,
     running_gateway,
     store_candles,
+    write_rejected,
 )
+from tests.integration.gateway.ws_support import subscribe, ws_connect
 
 pytestmark = pytest.mark.redis
 
@@ -274,3 +276,38 @@ class TestOpenAPI:
         assert schemes["bearer"]["scheme"] == "bearer"
         assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
         assert "security" not in spec["paths"]["/healthz"]["get"]
+
+
+class TestRejectedValues:
+    async def test_a_gateway_started_on_a_rejected_value_serves_the_last_good_one(
+        self, redis_url: str, unique: str, publisher: Publisher, redis: Redis
+    ) -> None:
+        """The newest value in Redis fails its schema when the gateway starts: it serves the
+        good one before it, over REST and as the WebSocket snapshot."""
+        good = await publish_ticker(publisher, unique, 101.5)
+        await write_rejected(redis, Channel(ChannelKind.TICKER, unique), {"price": -1})
+        async with (
+            running_gateway(redis_url, unique) as gateway,
+            httpx.AsyncClient(base_url=gateway.base_url) as http,
+        ):
+            ticker = (await http.get(f"/v1/assets/{unique}/ticker")).json()["data"]
+            snapshot = (await http.get(f"/v1/assets/{unique}/snapshot")).json()["data"]
+            async with ws_connect(gateway.ws_url) as ws:
+                _, state = await subscribe(ws, f"ticker:{unique}")
+        assert (ticker["price"], snapshot["ticker"]["price"]) == (101.5, 101.5)
+        assert (state.seq, state.value["price"]) == (good.seq, 101.5)
+
+    async def test_a_rejected_value_alone_is_no_value(
+        self, redis_url: str, unique: str, publisher: Publisher, redis: Redis
+    ) -> None:
+        """With no good value anywhere (the stream holds only the rejected one), the ticker
+        is "nothing cached yet", never the rejected value."""
+        await publish_ticker(publisher, unique, 101.5)
+        channel = Channel(ChannelKind.TICKER, unique)
+        await write_rejected(redis, channel, {"price": -1})
+        await redis.xtrim(channel.stream_key, maxlen=1, approximate=False)
+        async with (
+            running_gateway(redis_url, unique) as gateway,
+            httpx.AsyncClient(base_url=gateway.base_url) as http,
+        ):
+            assert_problem(await http.get(f"/v1/assets/{unique}/ticker"), 503)

@@ -15,14 +15,13 @@ from typing import Any
 import orjson
 import pytest
 from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
 
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Publisher, read_snapshot
 from marketpulse_gateway.stream.history import StreamHistory
 from marketpulse_gateway.stream.protocol import Position
 from marketpulse_gateway.stream.resume import plan_replay
-from tests.integration.gateway.conftest import publish_ticker
+from tests.integration.gateway.conftest import publish_ticker, write_rejected
 from tests.integration.gateway.ws_support import (
     ChannelState,
     StreamGateway,
@@ -41,20 +40,6 @@ async def gateway(
 ) -> AsyncIterator[StreamGateway]:
     async with serve_stream(redis_url, unique, direct=request.param == "direct") as running:
         yield running
-
-
-async def write_rejected(redis: Redis, channel: Channel, data: dict[str, Any]) -> str:
-    """What the publisher's script writes (entry + snapshot, chained), with a payload that
-    fails the channel's schema; returns its seq."""
-    stored = await read_snapshot(redis, channel)
-    assert stored is not None
-    payload = orjson.dumps(data).decode()
-    fields: dict[FieldT, EncodableT] = {
-        "s": stored.schema, "ts": "1.0", "d": payload, "epoch": stored.epoch, "src": "hand"
-    }  # fmt: skip
-    seq = str(await redis.xadd(channel.stream_key, {**fields, "prev": stored.seq}))
-    await redis.hset(channel.snapshot_key, mapping={**fields, "seq": seq, "ver": ""})
-    return seq
 
 
 async def follow(ws: Any, state: ChannelState, seq: str) -> list[dict[str, Any]]:

@@ -16,12 +16,17 @@ from datetime import UTC, datetime
 import orjson
 
 from marketpulse_common.keys import Channel
+from marketpulse_common.logs import get_logger
+from marketpulse_common.publisher import Snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.catalog import MAX_CANDLES
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.freshness import Freshness, oldest
 from marketpulse_gateway.rest.context import RestContext
 from marketpulse_gateway.rest.envelope import ReadyBody, meta_dict
+from marketpulse_gateway.stored import Rejected
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +50,7 @@ async def read_values(gateway: RestContext, channels: Sequence[Channel]) -> Laye
                 (gateway.metrics.l2_hit if snap else gateway.metrics.l2_miss).inc()
             return Layered(
                 [
-                    gateway.hot.offer_snapshot(channel, snap) if snap else None
+                    _layered(gateway, channel, snap)
                     for channel, snap in zip(channels, snapshots, strict=True)
                 ],
                 stale=False,
@@ -54,6 +59,18 @@ async def read_values(gateway: RestContext, channels: Sequence[Channel]) -> Laye
     if not any(held):
         raise StoreUnavailable("Redis is unreachable and nothing is held in memory for this")
     return Layered(held, stale=True)
+
+
+def _layered(
+    gateway: RestContext, channel: Channel, snap: Snapshot | Rejected | None
+) -> ReadyBody | None:
+    if snap is None:
+        return None
+    if isinstance(snap, Rejected):
+        # Never served: the last good value this gateway holds is (or none, a 404).
+        log.warning("stored snapshot rejected", channel=channel.name, reason=snap.reason)
+        return gateway.hot.value(channel)
+    return gateway.hot.offer_snapshot(channel, snap)
 
 
 async def read_candles(gateway: RestContext, asset: str, tf: Timeframe, limit: int) -> Layered:

@@ -1,7 +1,9 @@
 """Reads of the shared cache in Redis: channel snapshots and candle sets, as stored JSON.
 
-The gateway never decodes a value to serve it: producers validated it against the shared
-schema before publishing, so the stored JSON is spliced into responses as it is. Every read
+Producers validated each value against the shared schema before publishing, and the stored
+JSON is spliced into responses as it is; a snapshot read here is still checked once
+(stored.py), since this read is the rare miss of the in-memory layer, and one that fails
+comes back `Rejected`. Every read
 is one round trip with a deadline; a Redis failure becomes `StoreUnavailable` here, so the
 routes never see a redis-py exception.
 """
@@ -17,10 +19,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
-from marketpulse_common.publisher import ChannelField, Snapshot, snapshot_from_fields
+from marketpulse_common.publisher import ChannelField, Snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.errors import StoreUnavailable
 from marketpulse_gateway.rest.candle_slot import LoadedCandles
+from marketpulse_gateway.stored import Rejected, read_stored
 
 # A cache read answers in well under a millisecond; a request waiting longer than this is
 # better served a 503 with Retry-After than left hanging on a sick Redis.
@@ -32,16 +35,17 @@ class RedisCache:
         self._redis = redis
         self._timeout_s = timeout_s
 
-    async def snapshot(self, channel: Channel) -> Snapshot | None:
+    async def snapshot(self, channel: Channel) -> Snapshot | Rejected | None:
         return (await self.snapshots([channel]))[0]
 
-    async def snapshots(self, channels: Sequence[Channel]) -> list[Snapshot | None]:
+    async def snapshots(self, channels: Sequence[Channel]) -> list[Snapshot | Rejected | None]:
+        """Each channel's stored snapshot, checked (stored.py): None when nothing is stored."""
         async with self._guard():
             pipe = self._redis.pipeline(transaction=False)
             for channel in channels:
                 pipe.hgetall(channel.snapshot_key)
             replies = await pipe.execute()
-        return [snapshot_from_fields(cast(dict[str, str], fields)) for fields in replies]
+        return [read_stored(cast(dict[str, str], fields)) for fields in replies]
 
     async def candles(self, asset: str, tf: Timeframe, limit: int) -> LoadedCandles:
         """The newest `limit` closed candles, oldest first, with the channel's stamp."""

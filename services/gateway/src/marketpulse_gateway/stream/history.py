@@ -20,11 +20,11 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import Channel
 from marketpulse_common.logs import get_logger
-from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+from marketpulse_common.publisher import Snapshot
 from marketpulse_gateway.errors import StoreUnavailable
+from marketpulse_gateway.stored import Rejected, read_stored
 from marketpulse_gateway.stream.resume import Entry, replay_read_count, servable, valid_position
 
 log = get_logger(__name__)
@@ -75,12 +75,8 @@ def _history(channel: Channel, seq: str | None, replies: Any, count: int) -> Cha
         read = [(str(entry_id), fields) for entry_id, fields in next(replies)]
         # Counted before filtering: a full read was cut short, whatever `servable` drops.
         entries = [] if len(read) >= count else servable(read)
-    fields = cast(dict[str, str], next(replies))
-    try:
-        snapshot = snapshot_from_fields(fields)
-        if snapshot is not None:
-            snapshot.decode()
-    except (PoisonMessage, KeyError, ValueError) as e:
-        log.warning("stored snapshot rejected", channel=channel.name, error=repr(e))
+    snapshot = read_stored(cast(dict[str, str], next(replies)))
+    if isinstance(snapshot, Rejected):
+        log.warning("stored snapshot rejected", channel=channel.name, reason=snapshot.reason)
         return ChannelHistory(snapshot=None, entries=entries, rejected=True)
     return ChannelHistory(snapshot=snapshot, entries=entries)

@@ -5,7 +5,8 @@ in-process cache and then the hub (event_fanout.py).
 
 Plain XREAD, never a consumer group: every gateway replica must see every event (fan-out),
 and nothing here needs acknowledging. The reader starts at each stream's newest entry
-(priming the hub with it, so the first delta after a start can already be a diff) and then
+(priming the hub with it, or with the newest good one just before it, so the first delta
+after a start can already be a diff) and then
 follows from the last id it saw per stream; starting from "$" on every call would drop
 entries added between two calls. A Redis outage pauses reading with capped backoff and
 resumes from the same ids, so nothing still in a stream's history is skipped.
@@ -45,6 +46,9 @@ log = get_logger(__name__)
 READ_BATCH = 500
 # Before any entry exists a stream is read from its very beginning.
 ORIGIN = "0-0"
+# At start the sink is primed with the newest entry it may serve among this many: the newest
+# one may be malformed (skipped), and the last good value is what the gateway then serves.
+PRIME_DEPTH = 10
 BACKOFF_FIRST_S = 0.1
 BACKOFF_CAP_S = 5.0
 
@@ -103,7 +107,7 @@ class StreamReader:
             try:
                 pipe = self._redis.pipeline(transaction=False)
                 for key in self._names:
-                    pipe.xrevrange(key, count=1)
+                    pipe.xrevrange(key, count=PRIME_DEPTH)
                 replies = await pipe.execute()
             except REDIS_ERRORS as e:
                 await self._pause(e)
@@ -114,11 +118,13 @@ class StreamReader:
         return {}
 
     def _prime(self, key: str, entries: list[Any]) -> str:
+        """Prime the sink with the newest entry it may serve; follow from the newest one."""
         if not entries:
             return ORIGIN
-        entry_id, fields = entries[0]
-        self._deliver(self._sink.prime, key, entry_id, fields)
-        return str(entry_id)
+        for entry_id, fields in entries:
+            if self._deliver(self._sink.prime, key, entry_id, fields):
+                break
+        return str(entries[0][0])
 
     def _dispatch(self, items: Iterable[tuple[str, list[Any]]], positions: dict[str, str]) -> None:
         for key, entries in items:
@@ -128,7 +134,8 @@ class StreamReader:
 
     def _deliver(
         self, to: Callable[[ChannelEvent], None], key: str, entry_id: str, fields: Mapping[str, str]
-    ) -> None:
+    ) -> bool:
+        """Hand the entry on; False when it was skipped."""
         try:
             event = ChannelEvent.from_entry(self._names[key], entry_id, fields)
             # A payload that does not match its schema would reach every client (and the
@@ -139,6 +146,8 @@ class StreamReader:
             # Not the publisher's format (or not JSON, or not its schema): skip it, never
             # stop the stream.
             log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
+            return False
+        return True
 
     async def _pause(self, error: Exception) -> None:
         if not self._delay:

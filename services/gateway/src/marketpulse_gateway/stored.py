@@ -1,0 +1,36 @@
+"""A channel's stored snapshot as the gateway may serve it, or the reason it may not.
+
+Producers validate every value before publishing, but Redis takes whatever is written to
+it: a producer on a schema this gateway does not know, or a hand-made write. The stream
+reader skips such an entry (stream/reader.py); the snapshot the publisher stored beside it
+is refused the same way, by the WebSocket subscribe and by the REST routes, which serve
+the last good value they hold instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from marketpulse_common.errors import PoisonMessage
+from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A stored snapshot not in the publisher's format, or whose payload fails its schema."""
+
+    reason: str
+
+
+def read_stored(fields: Mapping[str, str]) -> Snapshot | Rejected | None:
+    """The snapshot in `fields` (a snapshot hash as read; None when empty), checked."""
+    try:
+        snapshot = snapshot_from_fields(fields)
+        if snapshot is not None:
+            snapshot.decode()
+    except PoisonMessage as e:
+        return Rejected(str(e))
+    except (KeyError, ValueError) as e:
+        return Rejected(f"not the publisher's snapshot: {e!r}")
+    return snapshot
