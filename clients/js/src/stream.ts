@@ -706,9 +706,13 @@ export class Stream {
       if (entry !== undefined && !entry.leaving) this.refuseChannel(entry, frame.code, message);
       return;
     }
-    // Not about one channel: the answer to a whole op. The client sends ops in order and
-    // the gateway answers them in order, so it is about the subscribes still unanswered.
-    const unanswered = [...this.channels.values()].filter((e) => e.state.phase === "subscribing");
+    // Not about one channel: the answer to a whole op. A refused subscribe names its
+    // channels; from an older gateway that names none, it is about every subscribe still
+    // unanswered (the client sends ops in order and the gateway answers them in order).
+    const named = Array.isArray(frame.channels) ? new Set(frame.channels) : null;
+    const unanswered = [...this.channels.entries()]
+      .filter(([name, e]) => e.state.phase === "subscribing" && (named?.has(name) ?? true))
+      .map(([, e]) => e);
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
       for (const entry of unanswered) entry.state.retryLater();
       if (unanswered.length > 0) this.retrySubscribesLater();

@@ -657,6 +657,50 @@ describe("errors from the gateway", () => {
     expect(refused).toEqual([TICKER]);
   });
 
+  it("fails only the channels a refused subscribe names, with another one in flight", async () => {
+    const mp = client();
+    const refused: string[] = [];
+    const ticker = recorder();
+    mp.subscribe(TICKER, ticker.listener, { onError: (e) => refused.push(e.channel ?? "") });
+    const socket = sockets.last();
+    socket.open();
+    await settle();
+    mp.subscribe(INDICATORS, () => {}, { onError: (e) => refused.push(e.channel ?? "") });
+    await settle();
+    expect(socket.take()).toEqual([
+      { op: "subscribe", channels: [TICKER] },
+      { op: "subscribe", channels: [INDICATORS] },
+    ]);
+    socket.receive({
+      type: "error",
+      code: "too_many_channels",
+      message: "at most 100 channels",
+      channels: [INDICATORS],
+    });
+    expect(refused).toEqual([INDICATORS]);
+    snapshot(socket, TICKER, "1-0", { price: 1 });
+    expect(ticker.calls).toHaveLength(1);
+  });
+
+  it("sends again only the channels a subscribe refused for now names", async () => {
+    const mp = client();
+    mp.subscribe(TICKER, () => {});
+    const socket = sockets.last();
+    socket.open();
+    await settle();
+    mp.subscribe(INDICATORS, () => {});
+    await settle();
+    socket.take();
+    socket.receive({
+      type: "error",
+      code: "unavailable",
+      message: "retry shortly",
+      channels: [INDICATORS],
+    });
+    vi.advanceTimersByTime(5_000);
+    expect(socket.take()).toEqual([{ op: "subscribe", channels: [INDICATORS] }]);
+  });
+
   it("reports a listener that throws and still tells the others", async () => {
     const mp = client();
     const seen = errors(mp);

@@ -25,5 +25,7 @@ def delta(channel: str, seq: str, prev: str | None, data: Any, epoch: str = "e1"
     return encode_frame(Delta(channel=channel, epoch=epoch, seq=seq, prev_seq=prev, data=data))
 
 
-def error(code: Any, message: str = "no", channel: str | None = None) -> str:
-    return encode_frame(ErrorFrame(code=code, message=message, channel=channel))
+def error(
+    code: Any, message: str = "no", channel: str | None = None, channels: list[str] | None = None
+) -> str:
+    return encode_frame(ErrorFrame(code=code, message=message, channel=channel, channels=channels))

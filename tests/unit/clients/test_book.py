@@ -194,6 +194,32 @@ def test_too_many_channels_fails_the_channels_waiting_for_an_answer() -> None:
     assert CH in book
 
 
+def two_subscribes_in_flight() -> ChannelBook:
+    book = ChannelBook()
+    for name in ("ticker:a", "ticker:b"):
+        book.add(name)
+        assert [json.loads(op)["channels"] for op in book.take_ops()] == [[name]]
+    return book
+
+
+def test_a_subscribe_refused_as_a_whole_fails_only_the_channels_it_names() -> None:
+    """With two subscribes in flight, the refusal of the first names its channels: the
+    second's channel still waits for its own answer."""
+    book = two_subscribes_in_flight()
+    got = book.receive(error("too_many_channels", channels=["ticker:a"]))
+    assert [f.channel for f in got.failures] == ["ticker:a"]
+    assert book.get("ticker:b").phase is Phase.AWAITING_SUBSCRIBED  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("code", ["rate_limited", "unavailable"])
+def test_a_subscribe_refused_for_now_sends_again_only_the_channels_it_names(code: str) -> None:
+    book = two_subscribes_in_flight()
+    got = book.receive(error(code, channels=["ticker:a"]))
+    assert got.signal is Signal.RETRY_LATER
+    assert [json.loads(op)["channels"] for op in book.take_ops()] == [["ticker:a"]]
+    assert book.get("ticker:b").phase is Phase.AWAITING_SUBSCRIBED  # type: ignore[union-attr]
+
+
 def test_malformed_and_unknown_frames_are_skipped() -> None:
     book = live_book()
     assert book.receive("not json").update is None

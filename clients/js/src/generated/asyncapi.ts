@@ -90,6 +90,7 @@ export interface Delta {
  */
 export interface ErrorFrame {
   channel: string | null;
+  channels: string[] | null;
   code:
     | "bad_request"
     | "unknown_op"

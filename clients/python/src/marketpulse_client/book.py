@@ -249,7 +249,14 @@ class ChannelBook:
             del self._states[frame.channel]
             failure = ChannelError(frame.channel, frame.code, frame.message)
             return Received(failures=(failure,), error=frame)
-        awaiting = [s for s in self._states.values() if s.phase is Phase.AWAITING_SUBSCRIBED]
+        # The answer to a whole op: the subscribe it names, or (an older gateway names none)
+        # every subscribe still unanswered, since ops are answered in order.
+        awaiting = [
+            s
+            for s in self._states.values()
+            if s.phase is Phase.AWAITING_SUBSCRIBED
+            and (frame.channels is None or s.name in frame.channels)
+        ]
         if frame.code in RETRY_LATER:
             for state in awaiting:
                 state.phase = Phase.WANT  # resume_wanted unchanged: a resume is still fine

@@ -82,6 +82,8 @@ class ErrorFrame(_Frame):
     code: str
     message: str = ""
     channel: str | None = None
+    # A subscribe refused as a whole names its channels (None from an older gateway).
+    channels: list[str] | None = None
 
 
 ServerFrame = Subscribed | Snapshot | Delta | Heartbeat | Pong | ErrorFrame

@@ -59,8 +59,17 @@ class StoreUnavailable(GatewayError):
 class ProtocolError(GatewayError):
     """A client frame that cannot be acted on; `code` is the `error` frame's code."""
 
-    def __init__(self, code: ErrorCode, message: str, *, channel: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        channel: str | None = None,
+        channels: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.channel = channel
+        # The channels of a subscribe refused as a whole.
+        self.channels = channels

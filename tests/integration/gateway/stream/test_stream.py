@@ -104,6 +104,7 @@ async def test_bad_messages_get_error_frames_and_the_connection_stays(
             "code": "bad_request",
             "message": "message is not valid JSON",
             "channel": None,
+            "channels": None,
         }
         await ws.send('{"op": "shout"}')
         assert (await next_frame(ws))["code"] == "unknown_op"

@@ -103,6 +103,7 @@ async def test_channels_per_connection_are_limited(
     async with client(redis_url, unique, direct, ws_max_channels=2) as (_, ws):
         refused = await subscribe(ws, ticker, mood, candles)
         assert [(f["type"], f["code"]) for f in refused] == [("error", "too_many_channels")]
+        assert refused[0]["channels"] == [ticker, mood, candles]  # which subscribe it answers
         assert len(await subscribe(ws, ticker, mood)) == 4
         assert len(await subscribe(ws, ticker)) == 2  # already held
         assert (await subscribe(ws, candles))[0]["code"] == "too_many_channels"
@@ -120,6 +121,7 @@ async def test_subscribe_rate_is_limited(redis_url: str, unique: str, direct: bo
         assert len(await subscribe(ws, f"ticker:{unique}")) == 2
         error = (await subscribe(ws, f"candles:{unique}:1h"))[0]
         assert (error["type"], error["code"]) == ("error", "rate_limited")
+        assert error["channels"] == [f"candles:{unique}:1h"]
         await send_op(ws, {"op": "ping"})
         assert await next_frame(ws) == {"type": "pong"}
 
@@ -131,9 +133,12 @@ async def test_message_rate_is_limited(redis_url: str, unique: str, direct: bool
     async with client(redis_url, unique, direct, rates) as (_, ws):
         for _ in range(5):
             await send_op(ws, {"op": "ping"})
-        answers = [await next_frame(ws) for _ in range(5)]
-        assert [a["type"] for a in answers] == ["pong"] * 3 + ["error"] * 2
+        await send_op(ws, {"op": "subscribe", "channels": [f"ticker:{unique}"]})
+        answers = [await next_frame(ws) for _ in range(6)]
+        assert [a["type"] for a in answers] == ["pong"] * 3 + ["error"] * 3
         assert {a.get("code") for a in answers[3:]} == {"rate_limited"}
+        # A refused subscribe names its channels, so a client knows which op it answers.
+        assert [a["channels"] for a in answers[3:]] == [None, None, [f"ticker:{unique}"]]
 
 
 @both
@@ -177,6 +182,7 @@ async def test_subscribes_wait_until_the_stream_is_live(
         reader.ready.clear()  # as at a start while Redis is still unreachable
         refused = await subscribe(ws, f"ticker:{unique}")
         assert [(f["type"], f["code"]) for f in refused] == [("error", "unavailable")]
+        assert refused[0]["channels"] == [f"ticker:{unique}"]
         reader.ready.set()
         assert [f["type"] for f in await subscribe(ws, f"ticker:{unique}")] == [
             "subscribed",

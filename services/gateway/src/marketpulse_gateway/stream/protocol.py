@@ -132,7 +132,12 @@ class ErrorFrame(_Frame):
     type: Literal["error"] = "error"
     code: ErrorCode
     message: str
+    # The one channel refused (unknown_channel)...
     channel: str | None = None
+    # ...or, for a subscribe refused as a whole (too_many_channels, unavailable,
+    # rate_limited), the channels it named: a client with several subscribes in flight
+    # knows which one was answered.
+    channels: list[str] | None = None
 
 
 ServerFrame = Subscribed | SnapshotFrame | Delta | Heartbeat | Pong | ErrorFrame

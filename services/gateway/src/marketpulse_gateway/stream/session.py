@@ -63,7 +63,9 @@ class StreamSession:
         """Act on one client message; anything wrong with it is answered with an error frame."""
         try:
             if not self._guard.admit_message(self._clock()):
-                raise ProtocolError("rate_limited", "too many messages; slow down")
+                raise ProtocolError(
+                    "rate_limited", "too many messages; slow down", channels=_subscribing(message)
+                )
             op = parse_client_op(message)
             if isinstance(op, Ping):
                 self._hub.send(self._outbox, Pong())
@@ -84,6 +86,14 @@ class StreamSession:
             self._outbox.close(CLOSE_POLICY)
 
     async def _subscribe(self, op: Subscribe) -> None:
+        try:
+            await self._subscribe_known(op)
+        except ProtocolError as e:
+            # Refused as a whole: say which subscribe (a client may have several in flight).
+            e.channels = list(op.channels)
+            raise
+
+    async def _subscribe_known(self, op: Subscribe) -> None:
         channels = self._resolve(dict.fromkeys(op.channels))
         if not channels:
             return
@@ -149,5 +159,16 @@ class StreamSession:
         return channels
 
     def _send_error(self, error: ProtocolError) -> None:
-        frame = ErrorFrame(code=error.code, message=error.message, channel=error.channel)
+        frame = ErrorFrame(
+            code=error.code, message=error.message, channel=error.channel, channels=error.channels
+        )
         self._hub.send(self._outbox, frame)
+
+
+def _subscribing(message: str | bytes) -> list[str] | None:
+    """The channels `message` subscribes to, if it is a subscribe (for a refusal's frame)."""
+    try:
+        op = parse_client_op(message)
+    except ProtocolError:
+        return None
+    return list(op.channels) if isinstance(op, Subscribe) else None
