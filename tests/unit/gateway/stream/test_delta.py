@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from marketpulse_gateway.stream.delta import apply_delta, changed_fields
@@ -15,7 +16,8 @@ _values = st.one_of(
     st.integers(),
     st.floats(allow_nan=False),
     st.text(max_size=5),
-    st.lists(st.integers(), max_size=3),
+    st.lists(st.one_of(st.booleans(), st.integers(), st.floats(allow_nan=False)), max_size=3),
+    st.dictionaries(st.sampled_from("xy"), st.one_of(st.booleans(), st.integers()), max_size=2),
 )
 
 
@@ -59,8 +61,13 @@ def test_removed_field_becomes_null() -> None:
     st.dictionaries(st.sampled_from("abcdef"), _values),
     st.dictionaries(st.sampled_from("abcdef"), _values),
 )
+@example(before={"a": [1]}, after={"a": [True]})
+@example(before={"a": {"x": 1}}, after={"a": {"x": 1.0}})
+@example(before={"a": [0.0]}, after={"a": [-0.0]})
 def test_merge_reproduces_the_new_value(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """Applying the delta to the old value gives the new one (removed keys read as null)."""
+    """Applying the delta to the old value gives the new one, as JSON (where 1, 1.0 and true
+    differ, nested too), removed keys read as null."""
     merged = apply_delta(before, changed_fields(before, after))
-    assert {k: v for k, v in merged.items() if k in after} == after
+    kept = {k: v for k, v in merged.items() if k in after}
+    assert json.dumps(kept, sort_keys=True) == json.dumps(after, sort_keys=True)
     assert all(merged[k] is None for k in before.keys() - after.keys())

@@ -8,6 +8,7 @@ that disappeared is sent as null, which the shallow merge turns into "no value".
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _MISSING = object()
@@ -28,8 +29,17 @@ def changed_fields(before: Any, after: Any) -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    # Python says 1 == 1.0 == True; JSON does not, so a type change counts as a change.
-    return type(a) is type(b) and a == b
+    # Python says 1 == 1.0 == True; JSON does not, so a type change counts as a change, at
+    # any depth: an object or a list is the same only when every member is.
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, float) and a == 0.0:
+        return math.copysign(1.0, a) == math.copysign(1.0, b)  # 0.0 and -0.0 differ in JSON
+    return bool(a == b)
 
 
 def apply_delta(state: Any, delta: Any) -> Any:
