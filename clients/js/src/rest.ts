@@ -4,8 +4,9 @@
  *
  * Revalidation: each 200 that carries an `ETag` is kept (the last `cacheEntries` URLs); the
  * next request for the same URL sends `If-None-Match`, and a `304 Not Modified` answers with
- * the kept body (the same object), so an unchanged resource costs the gateway a header
- * comparison and the network a few hundred bytes. The gateway's ETags are weak and say
+ * the kept body (its `data` the same object, its `meta.age_s` brought up to date: the ETag
+ * covers the data and its stale flag, not its age), so an unchanged resource costs the
+ * gateway a header comparison and the network a few hundred bytes. The gateway's ETags are weak and say
  * `Cache-Control: no-cache`: the client always asks, it never serves a kept body unasked.
  */
 
@@ -79,7 +80,7 @@ export class RestClient {
     if (response.status === 304 && kept !== undefined) {
       this.stats.notModified += 1;
       this.remember(url, kept); // now the most recently used
-      return kept.body as T;
+      return aged(kept.body, this.now()) as T;
     }
     if (response.status >= 200 && response.status < 300) {
       const body: unknown = JSON.parse(text);
@@ -218,4 +219,15 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   const at = Date.parse(text);
   if (Number.isNaN(at)) return null;
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/** A kept envelope answered again by a 304: the same body with its age as of `nowMs`. */
+function aged(body: unknown, nowMs: number): unknown {
+  if (typeof body !== "object" || body === null || !("meta" in body)) return body;
+  const meta: unknown = body.meta;
+  if (typeof meta !== "object" || meta === null || !("as_of" in meta)) return body;
+  const asOf = typeof meta.as_of === "string" ? Date.parse(meta.as_of) : NaN;
+  if (Number.isNaN(asOf)) return body;
+  const age = Math.max(0, Math.round(nowMs - asOf) / 1000);
+  return { ...body, meta: { ...meta, age_s: age } };
 }

@@ -88,11 +88,17 @@ describe("REST requests", () => {
       { body: TICKER_BODY, headers: { etag: 'W/"abc"' } },
       { status: 304, headers: { etag: 'W/"abc"' } },
     );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-01-01T00:00:01.5Z"));
     const mp = new MarketPulse({ url: "http://gw", fetch });
     const first = await mp.ticker("bitcoin");
+    vi.setSystemTime(new Date("2026-01-01T00:00:42.5Z"));
     const second = await mp.ticker("bitcoin");
+    vi.useRealTimers();
     expect(first).toEqual(TICKER_BODY);
-    expect(second).toBe(first);
+    expect(second.data).toBe(first.data);
+    // The ETag covers the data, not its age: the kept body's age is brought up to date.
+    expect(second.meta).toEqual({ ...TICKER_BODY.meta, age_s: 42.5 });
     expect(calls[0]?.init.headers).not.toHaveProperty("if-none-match");
     expect(calls[1]?.init.headers["if-none-match"]).toBe('W/"abc"');
     expect(mp.diagnostics.rest).toEqual({ requests: 2, notModified: 1, errors: 0 });
