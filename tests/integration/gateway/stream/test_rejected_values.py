@@ -9,7 +9,6 @@ ends with exactly that value, none of the rejected one's fields left behind.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -26,20 +25,11 @@ from tests.integration.gateway.ws_support import (
     ChannelState,
     StreamGateway,
     next_frame,
-    serve_stream,
     subscribe,
     ws_connect,
 )
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(params=["direct", "queued"])
-async def gateway(
-    request: pytest.FixtureRequest, redis_url: str, unique: str
-) -> AsyncIterator[StreamGateway]:
-    async with serve_stream(redis_url, unique, direct=request.param == "direct") as running:
-        yield running
 
 
 async def follow(ws: Any, state: ChannelState, seq: str) -> list[dict[str, Any]]:

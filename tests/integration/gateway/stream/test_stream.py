@@ -7,7 +7,6 @@ and uvicorn's stock protocol (the portable queued socket).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import orjson
 import pytest
@@ -29,14 +28,6 @@ from tests.integration.gateway.ws_support import (
 )
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(params=["direct", "queued"])
-async def gateway(
-    request: pytest.FixtureRequest, redis_url: str, unique: str
-) -> AsyncIterator[StreamGateway]:
-    async with serve_stream(redis_url, unique, direct=request.param == "direct") as running:
-        yield running
 
 
 async def subscribe(ws: ClientConnection, *channels: str) -> None:

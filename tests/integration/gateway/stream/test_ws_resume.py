@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -23,14 +22,6 @@ from tests.integration.gateway.ws_support import (
 )
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(params=["direct", "queued"])
-async def gateway(
-    request: pytest.FixtureRequest, redis_url: str, unique: str
-) -> AsyncIterator[StreamGateway]:
-    async with serve_stream(redis_url, unique, direct=request.param == "direct") as running:
-        yield running
 
 
 async def publish_prices(publisher: Publisher, asset: str, prices: range) -> list[Published]:
