@@ -199,6 +199,23 @@ describe("subscriptions", () => {
     expect(mp.diagnostics.channels).not.toHaveProperty(INDICATORS);
   });
 
+  it("takes a resync the gateway pushes to a live channel: the value is replaced", async () => {
+    // The gateway restarts a channel from a snapshot when its history broke.
+    const { socket, calls } = await liveTicker();
+    socket.receive(delta("11-0", "10-0", { price: 2, high: 3 }));
+    socket.receive({ type: "subscribed", channel: TICKER, epoch: "e1", recovered: false });
+    snapshot(socket, TICKER, "30-0", { price: 7 });
+    socket.receive(delta("31-0", "30-0", { price: 8 }));
+    await settle();
+    expect(socket.take()).toEqual([]);
+    expect(calls.map((c) => c.value)).toEqual([
+      { price: 1 },
+      { price: 2, high: 3 },
+      { price: 7 },
+      { price: 8 },
+    ]);
+  });
+
   it("unsubscribes a channel never asked for on this connection at its first frame", async () => {
     const { mp, socket } = await liveTicker();
     snapshot(socket, INDICATORS, "20-0", { rsi: 50 });

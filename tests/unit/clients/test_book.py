@@ -276,3 +276,15 @@ def test_a_channel_never_held_on_this_connection_is_left_at_its_first_frame() ->
         {"op": "unsubscribe", "channels": [other]}
     ]
     assert book.get(other) is None
+
+
+def test_a_resync_the_gateway_pushes_to_a_live_channel_replaces_its_value() -> None:
+    """The gateway restarts a live channel from a snapshot when its history broke (the next
+    value does not follow the last one sent): the value is replaced, no field kept."""
+    book = live_book({"price": 1, "high": 2})
+    assert book.receive(subscribed(CH, recovered=False)).update is None
+    got = book.receive(snapshot(CH, "300-0", {"price": 7}))
+    assert got.update is not None and got.update.value == {"price": 7}
+    assert book.take_ops() == []  # nothing to ask for: it is live again
+    later = book.receive(delta(CH, "301-0", "300-0", {"price": 8}))
+    assert later.update is not None and later.update.value == {"price": 8}
