@@ -52,6 +52,19 @@ def test_registered_secret_values_are_scrubbed_everywhere(lines: Lines) -> None:
     assert text.count("***") >= 4
 
 
+def test_a_key_in_a_logged_url_is_masked_though_never_registered(lines: Lines) -> None:
+    """uvicorn logs every WebSocket handshake's path with its query string, where a browser
+    sends its API key: the value of a secret-named parameter never reaches the line."""
+    client_key = "mp_abcdefgh_" + "S3cr3t" * 5
+    logging.getLogger("uvicorn.error").info(
+        '%s - "WebSocket %s" [accepted]', "1.2.3.4:5", f"/v1/stream?api_key={client_key}&x=1"
+    )
+    get_logger().info("fetched", url=f"https://gw/v1?channel=a&access_token={client_key}")
+    text = orjson.dumps(lines()).decode()
+    assert client_key not in text
+    assert "/v1/stream?api_key=***&x=1" in text and "channel=a&access_token=***" in text
+
+
 def test_lines_are_json_with_service_level_and_timestamp(lines: Lines) -> None:
     """Each JSON line carries the service, level, timestamp and event."""
     get_logger().warning("hello")

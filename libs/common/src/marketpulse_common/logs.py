@@ -1,8 +1,9 @@
 """Structured logging: JSON lines in containers, a console renderer on a terminal.
 
-Secrets never reach a log line: fields whose name looks secret are masked, and any value
+Secrets never reach a log line: fields whose name looks secret are masked, any value
 registered with `register_secret` is scrubbed from every string, wherever it hides (a URL,
-an exception message, a header dump).
+an exception message, a header dump), and so is the value of any URL query parameter whose
+name looks secret (a client's `?api_key=` in a logged request line).
 """
 
 from __future__ import annotations
@@ -41,10 +42,20 @@ def register_settings_secrets(settings: Settings) -> None:
         register_secret(urlsplit(settings.redis_url).password)
 
 
+# A URL query parameter whose name looks secret (`?api_key=…`, `&x_cg_demo_api_key=…`): its
+# value is masked even when it was never registered, e.g. a client's key in the WebSocket
+# URL that uvicorn logs for every handshake.
+_SECRET_PARAM = re.compile(
+    r"([?&][\w.-]*(?:key|token|secret|password)[\w.-]*=)[^&\s\"'#]+", re.IGNORECASE
+)
+
+
 def _scrub_text(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+    if "=" in text:
+        text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
     return text
 
 
