@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from marketpulse_common.connection import MAX_BLOCK_MS, create_redis
 from marketpulse_common.health import instance_id, run_beacon
@@ -100,6 +101,8 @@ async def open_gateway(
         asyncio.create_task(run_beacon(redis, SERVICE, instance_id(SERVICE), stop), name="beacon"),
         asyncio.create_task(store.watch(guard), name="redis-watch"),
     ]
+    for task in tasks:
+        task.add_done_callback(report_death)
     try:
         await _wait_ready(reader, tuning.ready_timeout_s)
         yield Gateway(
@@ -125,6 +128,14 @@ async def open_gateway(
         await asyncio.gather(*tasks, return_exceptions=True)
         await redis.aclose()
         await guard.aclose()
+
+
+def report_death(task: asyncio.Task[Any]) -> None:
+    """Log a background task that ended with an exception, with its traceback, when it ends:
+    /healthz then asks for a restart, which would otherwise erase why."""
+    if task.cancelled() or (error := task.exception()) is None:
+        return
+    log.error("background task died", task=task.get_name(), exc_info=error)
 
 
 async def _wait_ready(reader: StreamReader, timeout_s: float) -> None:
