@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 import orjson
 import pytest
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from marketpulse_common.logs import configure_logging, get_logger, register_secret
+from marketpulse_common.logs import configure_logging, describe, get_logger, register_secret
 
 SECRET = "CG-very-secret-key-123"
 
@@ -71,3 +72,13 @@ def test_lines_are_json_with_service_level_and_timestamp(lines: Lines) -> None:
     (line,) = lines()
     assert {"service", "level", "timestamp", "event"} <= line.keys()
     assert line["service"] == "test"
+
+
+def test_an_exception_is_described_by_its_type_and_message() -> None:
+    """redis-py's reprs drop the message ("network:ConnectionError"); str() of a timeout is
+    empty: a log field gets both the type and the message, whichever is there."""
+    refused = RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    assert describe(refused) == (
+        "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
+    )
+    assert describe(TimeoutError()) == "TimeoutError"

@@ -39,7 +39,7 @@ from marketpulse_common.connection import MAX_BLOCK_MS, slot_groups
 from marketpulse_common.consumer_metrics import DEAD_LETTERS, record_backlog
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.keys import DEAD_LETTER_MAXLEN, DEAD_LETTER_STREAM
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 
 log = get_logger(__name__)
 
@@ -153,7 +153,7 @@ class StreamConsumer:
         try:
             await step()
         except _UNAVAILABLE as e:
-            log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
+            log.warning("redis unavailable; retrying", group=self._cfg.group, error=describe(e))
             await asyncio.sleep(1.0)
         except ResponseError as e:
             if "NOGROUP" not in str(e):
@@ -168,7 +168,7 @@ class StreamConsumer:
                 await self.ensure_groups()
                 return
             except _UNAVAILABLE as e:
-                log.warning("redis unavailable; retrying", group=self._cfg.group, error=str(e))
+                log.warning("redis unavailable; retrying", group=self._cfg.group, error=describe(e))
                 await asyncio.sleep(1.0)
 
     async def ensure_groups(self) -> None:
@@ -286,7 +286,7 @@ class StreamConsumer:
         except Exception as e:
             # Left pending on purpose: reclaim retries it, and dead-letters it past the limit.
             self.stats.failed += 1
-            log.exception("message handler failed", stream=msg.stream, id=msg.id, error=str(e))
+            log.exception("message handler failed", stream=msg.stream, id=msg.id, error=describe(e))
             return
         await self._redis.xack(msg.stream, self._cfg.group, msg.id)
         self.stats.processed += 1

@@ -19,6 +19,9 @@ from redis.asyncio import Redis
 from marketpulse_common.connection import create_redis
 from marketpulse_common.keys import health_key, health_pattern
 from marketpulse_common.lifecycle import settings_or_exit
+from marketpulse_common.logs import describe, get_logger
+
+log = get_logger(__name__)
 
 BEACON_INTERVAL_S = 5.0
 # Three missed beats before an instance counts as gone.
@@ -41,11 +44,27 @@ async def run_beacon(
     stop: asyncio.Event,
     info: dict[str, object] | None = None,
 ) -> None:
-    """Beat until `stop`; Redis errors are logged by the caller's reconnect logic, not fatal."""
+    """Beat until `stop`. A beat that fails is never fatal (a missed beat is what the TTL is
+    for), but the first failure and the recovery are logged: a beacon refused while the rest
+    works (an ACL, a full Redis) has health checks restart a working instance, and the log
+    must say why."""
+    failing = False
     while not stop.is_set():
-        # A missed beat is what the TTL is for; the caller's own Redis calls report outages.
-        with contextlib.suppress(Exception):
+        try:
             await beat(redis, service, instance, info or {})
+        except Exception as e:
+            if not failing:
+                log.warning(
+                    "health beacon not written: health checks will count this instance down",
+                    service=service,
+                    instance=instance,
+                    error=describe(e),
+                )
+            failing = True
+        else:
+            if failing:
+                log.info("health beacon written again", service=service, instance=instance)
+            failing = False
         try:
             await asyncio.wait_for(stop.wait(), BEACON_INTERVAL_S)
         except TimeoutError:

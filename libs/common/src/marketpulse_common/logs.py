@@ -50,6 +50,14 @@ _SECRET_PARAM = re.compile(
 )
 
 
+def describe(error: BaseException) -> str:
+    """An exception for a log field: its type and its message. redis-py's exceptions show
+    neither message nor cause in their repr ("network:ConnectionError"), and `str()` of
+    many (a TimeoutError) is empty."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 def _scrub_text(text: str) -> str:
     for secret in _secrets:
         if secret in text:

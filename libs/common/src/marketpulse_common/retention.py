@@ -17,7 +17,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 
 log = get_logger(__name__)
 
@@ -81,7 +81,7 @@ async def trim_streams(redis: Redis, streams: Sequence[str], maxlen: int) -> int
         try:
             removed += await trim_stream(redis, stream, maxlen)
         except RedisError as e:
-            log.warning("stream trim failed; retrying next round", stream=stream, error=str(e))
+            log.warning("stream trim failed; retrying next round", stream=stream, error=describe(e))
     return removed
 
 

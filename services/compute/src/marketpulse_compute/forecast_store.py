@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.events import Forecast, encode_payload
 from marketpulse_common.keys import forecasts_key
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_compute.ledger import Ledger, LedgerEntry, Parsed
 
@@ -148,7 +148,7 @@ def _read(model: type[_Model], raw: str, asset: str) -> _Model | None:
     except ValidationError as e:
         # One bad record must not stop every evaluation after it; it is simply not scored,
         # and says so (once per process: what it parsed to is remembered).
-        log.warning("unreadable forecast record skipped", asset=asset, error=str(e))
+        log.warning("unreadable forecast record skipped", asset=asset, error=describe(e))
         return None
 
 

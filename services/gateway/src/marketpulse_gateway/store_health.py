@@ -15,7 +15,7 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 
 log = get_logger(__name__)
 
@@ -34,7 +34,8 @@ class StoreHealth:
 
     def report_failure(self, error: BaseException | None = None) -> None:
         if self.reachable:
-            log.warning("Redis unreachable; serving last-known-good data", error=repr(error))
+            cause = describe(error) if error is not None else None
+            log.warning("Redis unreachable; serving last-known-good data", error=cause)
             self.reachable = False
             self.changed_at = time.monotonic()
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Candle, decode_payload, encode_payload
 from marketpulse_common.keys import candles_key, gap_attempts_key
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.timeframes import Timeframe
 
 log = get_logger(__name__)
@@ -104,7 +104,7 @@ def _decode_all(raw: Sequence[str], asset: str, tf: Timeframe) -> list[Candle]:
         except PoisonMessage as e:
             # Only this service writes here; a bad member means someone else did. Skip it
             # rather than stop publishing the good ones.
-            log.warning("skipping a malformed cached candle", asset=asset, tf=tf, error=str(e))
+            log.warning("skipping a malformed cached candle", asset=asset, tf=tf, error=describe(e))
             continue
         assert isinstance(decoded, Candle)
         candles.append(decoded)

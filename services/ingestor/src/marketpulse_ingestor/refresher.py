@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.events import Candle
 from marketpulse_common.keys import Channel, ChannelKind
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.publisher import Publisher, read_snapshot, read_version
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
@@ -187,7 +187,10 @@ class Refresher:
             raise
         except SourceError as e:
             log.warning(
-                "candle fetch failed; keeping the cache", asset=asset, tf=tf.value, error=str(e)
+                "candle fetch failed; keeping the cache",
+                asset=asset,
+                tf=tf.value,
+                error=describe(e),
             )
             return 0
 

@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 
 from marketpulse_common.keys import job_slot_key
 from marketpulse_common.lease import Lease
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_ingestor.errors import CallRefused, SourceError
 
 log = get_logger(__name__)
@@ -86,7 +86,7 @@ async def kept(lease: Lease, ttl_s: float) -> AsyncIterator[None]:
                     log.warning("lost a job lease while running", job=lease.job)
                     return
             except RedisError as e:
-                log.warning("could not renew a job lease", job=lease.job, error=str(e))
+                log.warning("could not renew a job lease", job=lease.job, error=describe(e))
 
     keeper = asyncio.create_task(renew())
     try:
@@ -175,7 +175,7 @@ class LeasedScheduler:
                 await lease.release()
             except RedisError as e:
                 log.warning(
-                    "could not release a lease; it will expire", job=lease.job, error=str(e)
+                    "could not release a lease; it will expire", job=lease.job, error=describe(e)
                 )
 
     async def _run(self, spec: JobSpec, lease: Lease, body: JobBody) -> None:
@@ -193,9 +193,11 @@ class LeasedScheduler:
         except CallRefused as e:
             # Expected while the upstream is paused or failing; the cause was logged once
             # when it began (and is in the status record).
-            log.info("job skipped; no upstream call possible now", job=spec.name, reason=str(e))
+            log.info(
+                "job skipped; no upstream call possible now", job=spec.name, reason=describe(e)
+            )
         except (RedisError, SourceError) as e:
-            log.warning("job failed; will retry on schedule", job=spec.name, error=str(e))
+            log.warning("job failed; will retry on schedule", job=spec.name, error=describe(e))
         except Exception:
             log.exception("job crashed; will retry on schedule", job=spec.name)
         finally:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from marketpulse_common.connection import REDIS_ERRORS, create_redis
 from marketpulse_common.health import instance_id, run_beacon
 from marketpulse_common.lease import Lease
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.settings import Settings
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_ingestor.cadence import Cadence
@@ -64,7 +64,7 @@ async def open_source_patiently(
         try:
             return await open_source(settings, redis)
         except REDIS_ERRORS as e:
-            log.warning("redis unavailable while opening the source; retrying", error=str(e))
+            log.warning("redis unavailable while opening the source; retrying", error=describe(e))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), OPEN_RETRY_S)
     return None
@@ -129,7 +129,7 @@ class Ingestor:
             held = await lease.acquire()
         except REDIS_ERRORS as e:
             # Like a backfill cut short: the candle jobs fill the caches once Redis is back.
-            log.warning("backfill skipped: redis unavailable", error=str(e))
+            log.warning("backfill skipped: redis unavailable", error=describe(e))
             return
         if held is None:
             # Another replica is filling the caches; our candle job would only repeat it.
@@ -157,7 +157,7 @@ class Ingestor:
                     await self.jobs.run_once(tickers, self._tickers)
         except (*REDIS_ERRORS, SourceError) as e:
             # Not fatal: the candle jobs and gap repair fill any cache left empty.
-            log.warning("backfill failed; the candle jobs will fill the caches", error=str(e))
+            log.warning("backfill failed; the candle jobs will fill the caches", error=describe(e))
         finally:
             await self._release(lease)
 
@@ -167,7 +167,9 @@ class Ingestor:
         try:
             await lease.release()
         except REDIS_ERRORS as e:
-            log.warning("could not release a lease; it will expire", job=lease.job, error=str(e))
+            log.warning(
+                "could not release a lease; it will expire", job=lease.job, error=describe(e)
+            )
 
     async def _tickers(self) -> None:
         await self._refresher.refresh_tickers(await self._source.market_time())

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from marketpulse_common.events import Sentiment
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_sentiment import heuristic
 from marketpulse_sentiment.budget import estimate_tokens
 from marketpulse_sentiment.budget_store import CallBudget
@@ -156,7 +156,9 @@ class AnthropicProvider:
                 wait = self._retry.delay(retry, e.retry_after_s, remaining, self._rand())
                 if not e.retryable or wait is None:
                     raise await self._give_up(e) from e
-                log.info("model request failed; retrying", reason=str(e), wait_s=round(wait, 2))
+                log.info(
+                    "model request failed; retrying", reason=describe(e), wait_s=round(wait, 2)
+                )
                 await asyncio.sleep(wait)
 
     async def _attempt(self, user: str, estimate: int) -> ModelReply:

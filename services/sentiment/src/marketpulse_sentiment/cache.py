@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import Evaluation, Forecast, Indicators, Schema, Sentiment, Ticker
 from marketpulse_common.keys import Channel, ChannelKind, sentiment_headlines_key
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment.headlines import MAX_HEADLINE_CHARS, MAX_PER_ASSET, clean_headline
@@ -56,7 +56,7 @@ def _decoded(snapshot: Snapshot | None, model: type[M], channel: Channel) -> M |
     try:
         value = snapshot.decode()
     except PoisonMessage as e:
-        log.warning("unreadable snapshot ignored", channel=channel.name, error=str(e))
+        log.warning("unreadable snapshot ignored", channel=channel.name, error=describe(e))
         return None
     if not isinstance(value, model):
         log.warning("snapshot of another schema ignored", channel=channel.name, s=snapshot.schema)

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from marketpulse_common.keys import sentiment_headlines_key
 from marketpulse_common.lease import Lease
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_sentiment.errors import FeedError
 from marketpulse_sentiment.feed_client import FETCH_DEADLINE_S, fetch_feed
 from marketpulse_sentiment.feed_parser import parse_feed
@@ -64,7 +64,7 @@ class NewsJob:
             return parse_feed(await fetch_feed(self._client, url))
         except FeedError as e:
             # The URL may carry a token in its query; the host says enough.
-            log.warning("news feed skipped", host=httpx.URL(url).host, error=str(e))
+            log.warning("news feed skipped", host=httpx.URL(url).host, error=describe(e))
             return []
         except Exception:  # a feed the parser chokes on must not stop the rest
             log.exception("news feed unreadable; skipped", host=httpx.URL(url).host)
@@ -96,7 +96,7 @@ class NewsJob:
                 if await self._lease.acquire() is not None:
                     await self.refresh()
             except RedisError as e:
-                log.warning("news refresh failed; retrying next round", error=str(e))
+                log.warning("news refresh failed; retrying next round", error=describe(e))
             except Exception:  # headlines are optional: never stop the service
                 log.exception("news refresh failed; retrying next round")
             try:
@@ -109,4 +109,4 @@ class NewsJob:
         try:
             await self._lease.release()
         except RedisError as e:
-            log.warning("news lease not released; it expires by itself", error=str(e))
+            log.warning("news lease not released; it expires by itself", error=describe(e))

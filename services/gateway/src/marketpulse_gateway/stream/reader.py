@@ -34,7 +34,7 @@ from marketpulse_common.connection import MAX_BLOCK_MS, REDIS_ERRORS, slot_group
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.events import decode_payload
 from marketpulse_common.keys import Channel
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_common.publisher import ChannelField
 from marketpulse_gateway.channel_event import ChannelEvent, EventSink
 
@@ -145,13 +145,15 @@ class StreamReader:
         except (PoisonMessage, ValueError) as e:
             # Not the publisher's format (or not JSON, or not its schema): skip it, never
             # stop the stream.
-            log.warning("skipping malformed stream entry", stream=key, id=entry_id, error=repr(e))
+            log.warning(
+                "skipping malformed stream entry", stream=key, id=entry_id, error=describe(e)
+            )
             return False
         return True
 
     async def _pause(self, error: Exception) -> None:
         if not self._delay:
-            log.warning("stream reading paused: Redis unavailable", error=repr(error))
+            log.warning("stream reading paused: Redis unavailable", error=describe(error))
         self._delay = min(BACKOFF_CAP_S, max(BACKOFF_FIRST_S, self._delay * 2))
         await asyncio.sleep(self._delay)
 

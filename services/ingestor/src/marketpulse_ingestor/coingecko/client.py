@@ -28,7 +28,7 @@ import httpx
 import orjson
 
 from marketpulse_common.backoff import backoff_s, retry_after_s
-from marketpulse_common.logs import get_logger
+from marketpulse_common.logs import describe, get_logger
 from marketpulse_ingestor.budget_store import Admission, CallBudget, GateState, Outcome
 from marketpulse_ingestor.coingecko.plan import UpstreamConfig
 from marketpulse_ingestor.coingecko.timeframe_recipes import Request
@@ -165,7 +165,7 @@ class CoinGeckoClient:
             endpoint=request.endpoint,
             attempt=attempt,
             kind=error.kind,
-            error=str(error),
+            error=describe(error),
             circuit=state.circuit,
         )
 
