@@ -25,9 +25,13 @@ from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import (
+    AskError,
     ClusterDownError,
+    ClusterError,
+    ReadOnlyError,
     RedisClusterException,
     RedisError,
+    ResponseError,
     SlotNotCoveredError,
     TryAgainError,
 )
@@ -38,6 +42,17 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # is a RedisClusterException, which is not a RedisError): what a loop that waits out an
 # outage, or a startup that reports one, catches.
 REDIS_ERRORS = (RedisError, RedisClusterException)
+
+
+# A reply in which Redis, up and answering, refused one command: out of memory under
+# `noeviction`, an ACL, a script error. Not an outage (the next PING succeeds), but a fault
+# to report as itself. The cluster's and a failover's refusals (CLUSTERDOWN, TRYAGAIN,
+# MOVED/ASK, READONLY from a demoted master) are outages and are not counted here.
+def refused_by_redis(error: BaseException) -> bool:
+    return isinstance(error, ResponseError) and not isinstance(
+        error, ClusterError | AskError | TryAgainError | ReadOnlyError
+    )
+
 
 # Longest BLOCK any consumer may use (ms). Short enough that a stop request is noticed fast.
 MAX_BLOCK_MS = 2000

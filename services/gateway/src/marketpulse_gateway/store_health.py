@@ -4,17 +4,20 @@ The hot path never touches Redis to serve data, so it cannot notice an outage by
 reads `reachable` here to mark what it serves stale, and the rate limiter and key checks
 use it as a circuit breaker: while Redis is down they decide locally instead of making every
 request wait for a timeout. Any caller that sees Redis fail reports it at once; only a
-successful PING marks Redis reachable again.
+successful PING marks Redis reachable again. A command Redis answers but refuses (out of
+memory, an ACL) is no outage: it is reported as itself, and the breaker stays closed, or it
+would flap open and shut at every request and PING.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from marketpulse_common.connection import REDIS_ERRORS
 from marketpulse_common.logs import describe, get_logger
 
 log = get_logger(__name__)
@@ -24,6 +27,8 @@ WATCH_INTERVAL_S = 0.5
 # A loopback PING answers in well under a millisecond; one that takes this long is an outage
 # as far as a reader waiting on it is concerned.
 PING_TIMEOUT_S = 0.5
+# Commands Redis refuses while it answers (out of memory, an ACL) are logged at most this often.
+REFUSED_LOG_S = 60.0
 
 
 class StoreHealth:
@@ -31,6 +36,8 @@ class StoreHealth:
         # Optimistic until the first PING: a gateway that starts must try Redis to learn.
         self.reachable = True
         self.changed_at = time.monotonic()
+        self._refused = 0
+        self._refused_logged_at = -math.inf
 
     def report_failure(self, error: BaseException | None = None) -> None:
         if self.reachable:
@@ -38,6 +45,20 @@ class StoreHealth:
             log.warning("Redis unreachable; serving last-known-good data", error=cause)
             self.reachable = False
             self.changed_at = time.monotonic()
+
+    def report_refused(self, error: BaseException, what: str) -> None:
+        """Redis answered but refused `what` (out of memory, an ACL): not an outage, so
+        `reachable` stays; logged at most once per REFUSED_LOG_S with the count since."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged_at >= REFUSED_LOG_S:
+            log.warning(
+                "Redis refused a command; deciding without it",
+                command=what,
+                error=describe(error),
+                refused=self._refused,
+            )
+            self._refused, self._refused_logged_at = 0, now
 
     def report_success(self) -> None:
         if not self.reachable:
@@ -57,7 +78,7 @@ class StoreHealth:
             try:
                 async with asyncio.timeout(timeout_s):
                     await redis.ping()
-            except (RedisError, OSError, TimeoutError) as e:
+            except (*REDIS_ERRORS, OSError, TimeoutError) as e:
                 self.report_failure(e)
             else:
                 self.report_success()

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from redis.asyncio import Redis
+from structlog.testing import capture_logs
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.keys import api_key_key
@@ -162,6 +163,37 @@ class TestRateLimit:
             retry_after = int((await http.get("/v1/assets")).headers["retry-after"])
             await asyncio.sleep(retry_after)
             assert (await http.get("/v1/assets")).status_code == 200
+
+    async def test_a_full_redis_refusing_the_limit_is_no_outage(
+        self, redis_server: RedisServer, unique: str
+    ) -> None:
+        """Redis at maxmemory (noeviction) refuses the limiter's writes but answers every
+        read and PING: requests are decided locally and served fresh, the gateway does not
+        call Redis unreachable (which flapped at every request and PING, marking data stale),
+        and the refusals are logged once with their cause."""
+        limits = {"rate_limit_per_minute": 600, "rate_limit_burst": 50}
+        redis = create_redis(redis_server.url, client_name="pytest")
+        try:
+            await publish_ticker(Publisher(redis), unique, 1.0)
+            await redis.config_set("maxmemory", "1")  # every write is refused from now on
+            with capture_logs() as logs:
+                async with (
+                    running_gateway(redis_server.url, unique, **limits) as gw,
+                    httpx.AsyncClient(base_url=gw.base_url, timeout=10) as http,
+                ):
+                    for _ in range(5):
+                        response = await http.get(f"/v1/assets/{unique}/ticker")
+                        assert response.status_code == 200
+                        assert response.json()["meta"]["stale"] is False
+                        metrics = (await http.get("/metrics")).text
+                        assert "marketpulse_gateway_redis_up 1.0" in metrics
+        finally:
+            await redis.config_set("maxmemory", "0")
+            await redis.aclose()
+        events = [e["event"] for e in logs if e.get("log_level") in ("warning", "error")]
+        assert "Redis unreachable; serving last-known-good data" not in events
+        (refused,) = [e for e in logs if e["event"].startswith("Redis refused a command")]
+        assert refused["command"] == "rate limit" and refused["error"].startswith("OutOfMemory")
 
 
 class TestCors:
