@@ -118,6 +118,17 @@ class TestApiKeys:
         )
         assert run_cli(redis_url, "revoke", "not-an-id").returncode == 1
 
+    def test_cli_revokes_a_key_given_whole_and_never_echoes_it(self, redis_url: str) -> None:
+        """An operator pastes the key they hold instead of its id: it is revoked by the id in
+        it, and neither that nor a mistyped key is ever printed (stderr goes to job logs)."""
+        key = run_cli(redis_url, "create", "--name", "ops").stdout.strip()
+        secret = key.split("_", 2)[2]
+        revoked = run_cli(redis_url, "revoke", key)
+        assert revoked.returncode == 0 and secret not in revoked.stdout + revoked.stderr
+        assert f"revoked key {key.split('_')[1]}" in revoked.stderr
+        mistyped = run_cli(redis_url, "revoke", key[:-1])
+        assert mistyped.returncode == 1 and secret[:-1] not in mistyped.stderr
+
 
 class TestRateLimit:
     async def test_limit_is_shared_by_replicas(

@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from marketpulse_common.connection import create_redis
 from marketpulse_common.lifecycle import settings_or_exit
 from marketpulse_common.logs import register_secret
-from marketpulse_gateway.access.api_keys import is_key_id
+from marketpulse_gateway.access.api_keys import is_key_id, key_id_of
 from marketpulse_gateway.access.key_store import ApiKeyStore, KeyRecord
 
 # Exit statuses: 1 = the command could not do what was asked; 2 = usage or settings.
@@ -72,10 +72,14 @@ async def _run(redis_url: str, args: argparse.Namespace, *, cluster: bool = Fals
         await redis.aclose()
 
 
-async def _revoke(store: ApiKeyStore, key_id: str) -> int:
-    if not is_key_id(key_id):
+async def _revoke(store: ApiKeyStore, given: str) -> int:
+    # The key itself is what an operator often holds: its id is taken from it, and what was
+    # given is never echoed (it may be a secret, and stderr ends up in job logs).
+    key_id = given if is_key_id(given) else key_id_of(given)
+    if key_id is None:
         print(
-            f"marketpulse: {key_id!r} is not a key id (8 characters of a-z, 0-9)", file=sys.stderr
+            "marketpulse: give a key id (8 characters of a-z, 0-9) or the key itself",
+            file=sys.stderr,
         )
         return NOT_DONE
     if not await store.revoke(key_id):
