@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import time
 import uuid
 
 import pytest
@@ -59,3 +62,48 @@ async def test_a_refused_beat_is_logged_once_and_its_recovery_too(
         stop.set()
         await beacon_redis.aclose()
         await redis.acl_deluser(user)
+
+
+async def test_the_health_check_reads_this_hosts_beacon(redis: Redis, redis_url: str) -> None:
+    """`python -m marketpulse_common.health <service>` (the image's HEALTHCHECK) exits 0
+    while an instance on this host beats, and 1 for a service with no beacon here."""
+    stop, service = asyncio.Event(), f"svc{uuid.uuid4().hex[:8]}"
+    instance = health.instance_id(service)
+    beating = asyncio.create_task(health.run_beacon(redis, service, instance, stop))
+    env = {**os.environ, "MP_REDIS_URL": redis_url}
+
+    async def check(name: str) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "marketpulse_common.health", name, env=env
+        )
+        return await asyncio.wait_for(proc.wait(), 30)
+
+    try:
+        await eventually(lambda: redis.exists(health_key(service, instance)), what="a beat")
+        assert await check(service) == 0
+        assert await check(f"{service}x") == 1
+    finally:
+        stop.set()
+        await beating
+
+
+async def test_the_health_check_gives_up_on_a_redis_that_never_answers() -> None:
+    """A Redis that accepts the connection and never replies: the check fails within its
+    deadline, under the image's HEALTHCHECK timeout, instead of hanging on socket timeouts."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepted, never answered
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            await health._this_host_is_live(f"redis://127.0.0.1:{port}", "svc", timeout_s=0.5)
+        assert time.monotonic() - started < 5
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -17,7 +17,7 @@ import orjson
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.keys import health_key, health_pattern
+from marketpulse_common.keys import health_host_key, health_key, health_pattern
 from marketpulse_common.lifecycle import settings_or_exit
 from marketpulse_common.logs import describe, get_logger
 
@@ -28,13 +28,22 @@ BEACON_INTERVAL_S = 5.0
 BEACON_TTL_S = 15
 
 
+# The whole health check answers within this, under the image's HEALTHCHECK --timeout (5 s).
+CHECK_TIMEOUT_S = 4.0
+
+
 def instance_id(service: str) -> str:
     return f"{service}-{socket.gethostname()}-{os.getpid()}"
 
 
 async def beat(redis: Redis, service: str, instance: str, info: dict[str, object]) -> None:
     body = orjson.dumps({"instance": instance, "ts": time.time(), **info}).decode()
-    await redis.set(health_key(service, instance), body, ex=BEACON_TTL_S)
+    pipe = redis.pipeline(transaction=False)
+    pipe.set(health_key(service, instance), body, ex=BEACON_TTL_S)
+    # The host's own key: the container health check reads it with one GET, where finding
+    # the instance keys would mean a SCAN of the whole keyspace.
+    pipe.set(health_host_key(service, socket.gethostname()), body, ex=BEACON_TTL_S)
+    await pipe.execute()
 
 
 async def run_beacon(
@@ -83,12 +92,14 @@ async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, obj
     return found
 
 
-async def _this_host_is_live(redis_url: str, service: str, *, cluster: bool = False) -> bool:
+async def _this_host_is_live(
+    redis_url: str, service: str, *, cluster: bool = False, timeout_s: float = CHECK_TIMEOUT_S
+) -> bool:
+    """One GET of this host's beacon, all of it (connecting included) within `timeout_s`."""
     client = create_redis(redis_url, retries=0, cluster=cluster)
     try:
-        prefix = f"{service}-{socket.gethostname()}-"
-        found = await live_instances(client, service)
-        return any(str(b.get("instance", "")).startswith(prefix) for b in found)
+        async with asyncio.timeout(timeout_s):
+            return bool(await client.exists(health_host_key(service, socket.gethostname())))
     finally:
         await client.aclose()
 
@@ -103,7 +114,7 @@ def main() -> None:
             _this_host_is_live(settings.redis_dsn, sys.argv[1], cluster=settings.redis_cluster)
         )
     except Exception as e:
-        raise SystemExit(f"unhealthy: {e}") from None
+        raise SystemExit(f"unhealthy: {describe(e)}") from None
     raise SystemExit(0 if live else 1)
 
 

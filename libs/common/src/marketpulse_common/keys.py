@@ -173,6 +173,11 @@ def health_key(service: str, instance: str) -> str:
     return f"{PREFIX}:health:{service}:{instance}"
 
 
+def health_host_key(service: str, host: str) -> str:
+    """The beacon of `service` on `host` (any instance there): one GET for a health check."""
+    return f"{PREFIX}:health-host:{service}:{host}"
+
+
 def health_pattern(service: str = "*") -> str:
     return f"{PREFIX}:health:{service}:*"
 
