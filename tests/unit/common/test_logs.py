@@ -66,6 +66,15 @@ def test_a_key_in_a_logged_url_is_masked_though_never_registered(lines: Lines) -
     assert "/v1/stream?api_key=***&x=1" in text and "channel=a&access_token=***" in text
 
 
+def test_a_url_password_is_masked_however_short(lines: Lines) -> None:
+    """Registered secrets must be 6 characters or more; a URL's password is masked anyway."""
+    get_logger().warning("connecting", url="redis://default:abc@redis:6379/0")
+    logging.getLogger("redis").warning("Error connecting to rediss://:pw@cache:6380")
+    text = orjson.dumps(lines()).decode()
+    assert "abc@" not in text and ":pw@" not in text
+    assert "redis://default:***@redis:6379/0" in text and "rediss://:***@cache:6380" in text
+
+
 def test_lines_are_json_with_service_level_and_timestamp(lines: Lines) -> None:
     """Each JSON line carries the service, level, timestamp and event."""
     get_logger().warning("hello")

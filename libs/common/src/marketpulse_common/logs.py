@@ -58,12 +58,18 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
+# The password of a URL (`redis://user:password@host`), however short.
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@", re.IGNORECASE)
+
+
 def _scrub_text(text: str) -> str:
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     if "=" in text:
         text = _SECRET_PARAM.sub(rf"\1{MASK}", text)
+    if "@" in text:
+        text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
     return text
 
 
