@@ -64,6 +64,7 @@ def test_removed_field_becomes_null() -> None:
 @example(before={"a": [1]}, after={"a": [True]})
 @example(before={"a": {"x": 1}}, after={"a": {"x": 1.0}})
 @example(before={"a": [0.0]}, after={"a": [-0.0]})
+@example(before={"c": [0.0, 0.0]}, after={"c": [0.0, 1.0]})
 def test_merge_reproduces_the_new_value(before: dict[str, Any], after: dict[str, Any]) -> None:
     """Applying the delta to the old value gives the new one, as JSON (where 1, 1.0 and true
     differ, nested too), removed keys read as null."""

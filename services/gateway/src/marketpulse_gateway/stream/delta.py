@@ -38,7 +38,8 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(map(_same, a, b))
     if isinstance(a, float) and a == 0.0:
-        return math.copysign(1.0, a) == math.copysign(1.0, b)  # 0.0 and -0.0 differ in JSON
+        # 0.0 and -0.0 differ in JSON
+        return b == 0.0 and math.copysign(1.0, a) == math.copysign(1.0, b)
     return bool(a == b)
 
 
