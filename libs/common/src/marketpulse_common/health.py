@@ -26,8 +26,6 @@ log = get_logger(__name__)
 BEACON_INTERVAL_S = 5.0
 # Three missed beats before an instance counts as gone.
 BEACON_TTL_S = 15
-
-
 # The whole health check answers within this, under the image's HEALTHCHECK --timeout (5 s).
 CHECK_TIMEOUT_S = 4.0
 

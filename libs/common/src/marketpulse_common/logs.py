@@ -48,16 +48,6 @@ def register_settings_secrets(settings: Settings) -> None:
 _SECRET_PARAM = re.compile(
     r"([?&][\w.-]*(?:key|token|secret|password)[\w.-]*=)[^&\s\"'#]+", re.IGNORECASE
 )
-
-
-def describe(error: BaseException) -> str:
-    """An exception for a log field: its type and its message. redis-py's exceptions show
-    neither message nor cause in their repr ("network:ConnectionError"), and `str()` of
-    many (a TimeoutError) is empty."""
-    message = str(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
 # The password of a URL (`redis://user:password@host`), however short.
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@", re.IGNORECASE)
 
@@ -71,6 +61,14 @@ def _scrub_text(text: str) -> str:
     if "@" in text:
         text = _URL_PASSWORD.sub(rf"\1{MASK}@", text)
     return text
+
+
+def describe(error: BaseException) -> str:
+    """An exception for a log field: its type and its message. redis-py's exceptions show
+    neither message nor cause in their repr ("network:ConnectionError"), and `str()` of
+    many (a TimeoutError) is empty."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _redact(value: Any, depth: int = 0) -> Any:

@@ -17,7 +17,7 @@ import time
 
 from redis.asyncio import Redis
 
-from marketpulse_common.connection import REDIS_ERRORS
+from marketpulse_common.connection import REDIS_ERRORS, refused_by_redis
 from marketpulse_common.logs import describe, get_logger
 
 log = get_logger(__name__)
@@ -46,7 +46,16 @@ class StoreHealth:
             self.reachable = False
             self.changed_at = time.monotonic()
 
-    def report_refused(self, error: BaseException, what: str) -> None:
+    def report_error(self, error: BaseException, what: str) -> bool:
+        """A caller's Redis call for `what` failed: an outage (`report_failure`), or, when
+        Redis answered but refused it, a refusal; True for a refusal."""
+        if refused_by_redis(error):
+            self._report_refused(error, what)
+            return True
+        self.report_failure(error)
+        return False
+
+    def _report_refused(self, error: BaseException, what: str) -> None:
         """Redis answered but refused `what` (out of memory, an ACL): not an outage, so
         `reachable` stays; logged at most once per REFUSED_LOG_S with the count since."""
         self._refused += 1

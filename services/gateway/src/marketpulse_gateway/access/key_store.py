@@ -22,7 +22,6 @@ from typing import Literal, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.connection import refused_by_redis
 from marketpulse_common.keys import api_key_index_key, api_key_key
 from marketpulse_gateway.access.api_keys import IssuedKey, issue_key, key_id_of, key_matches
 from marketpulse_gateway.errors import StoreUnavailable
@@ -135,10 +134,8 @@ class KeyVerifier:
             async with asyncio.timeout(LOOKUP_TIMEOUT_S):
                 digest = await self._store.active_digest(key_id)
         except (RedisError, OSError, TimeoutError) as e:
-            if refused_by_redis(e):
-                self._health.report_refused(e, "API key lookup")
+            if self._health.report_error(e, "API key lookup"):
                 raise StoreUnavailable("Redis refused the API key lookup; retry shortly") from e
-            self._health.report_failure(e)
             raise StoreUnavailable("cannot check the API key while Redis is unreachable") from e
         if len(self._cache) >= MAX_CACHED_IDS:
             self._cache.clear()

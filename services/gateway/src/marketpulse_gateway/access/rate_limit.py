@@ -37,7 +37,6 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketpulse_common.connection import refused_by_redis
 from marketpulse_common.keys import rate_limit_key
 from marketpulse_gateway.access.gcra import GcraPolicy, Take, expiry_ms, take
 from marketpulse_gateway.store_health import StoreHealth
@@ -253,10 +252,7 @@ class RateLimiter:
             try:
                 return await self._shared.take(subject, want)
             except (RedisError, OSError, TimeoutError) as e:
-                if refused_by_redis(e):
-                    self._health.report_refused(e, "rate limit")
-                else:
-                    self._health.report_failure(e)
+                self._health.report_error(e, "rate limit")
         return self._fallback.take_now(subject, want)
 
     def _local(self, subject: str) -> _Local:
