@@ -94,6 +94,28 @@ async def test_own_pending_entries_are_reprocessed_on_start(redis: Redis, unique
     assert await pending_count(redis, stream, cfg.group) == 0
 
 
+async def test_an_own_pending_entry_that_fails_again_waits_for_the_reclaim(
+    redis: Redis, unique: str
+) -> None:
+    """On a restart under the same name (a container's PID 1), an entry whose handler fails is
+    left for the reclaim's pace: the start-up pass reads each pending entry once, so a transient
+    failure is not re-read in a tight loop and dead-lettered within milliseconds."""
+    stream, dead = f"s-{unique}", f"dl-{unique}"
+    cfg = config(unique, claim_idle_ms=60_000, max_deliveries=3)
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    failing = await redis.xadd(stream, {"n": "1"})
+    fine = await redis.xadd(stream, {"n": "2"})
+    await redis.xreadgroup(cfg.group, cfg.consumer, {stream: ">"})  # read both, then "crash"
+    handler = Recorder(fail_for=lambda m: m.id == failing)
+    consumer = StreamConsumer(redis, [stream], handler, cfg, dead_letter_stream=dead)
+    await asyncio.wait_for(consumer.drain_own_pending(), 5)
+    assert handler.seen == [failing, fine]
+    assert handler.done == [fine]
+    assert await redis.xlen(dead) == 0
+    (row,) = await redis.xpending_range(stream, cfg.group, min="-", max="+", count=10)
+    assert (row["message_id"], row["times_delivered"]) == (failing, 2)
+
+
 async def test_stale_entries_of_a_dead_consumer_are_reclaimed(redis: Redis, unique: str) -> None:
     """Another consumer takes over an entry left idle by a dead one."""
     stream, cfg = f"s-{unique}", config(unique, consumer="alive")

@@ -2,7 +2,8 @@
 
 The contract every worker relies on:
 - a message is acknowledged only after its handler returned, i.e. after the result is stored;
-- on start a consumer first re-reads its own pending entries (work it held when it died);
+- on start a consumer first re-reads its own pending entries (work it held when it died),
+  each once: one that fails again is left to the reclaim below;
 - entries idle longer than `claim_idle_ms` in any consumer (a dead replica, or a handler that
   failed) are reclaimed with XAUTOCLAIM and retried;
 - an entry delivered more than `max_deliveries` times, or whose handler raises PoisonMessage,
@@ -195,13 +196,18 @@ class StreamConsumer:
                     record_backlog(self._cfg.group, stream, info)
 
     async def drain_own_pending(self) -> None:
-        """Re-process entries this consumer name held before a restart."""
-        while True:
-            batch = await self._read(dict.fromkeys(self._streams, "0"), block=None)
-            if not any(entries for _, entries in batch):
-                return
-            for stream, entries in batch:
+        """Re-process, once each, the entries this consumer name held before a restart.
+
+        The read walks forward past what it has handled: an entry whose handler fails again
+        stays pending for `reclaim_stale`, at its pace, instead of being re-read at once until
+        it is dead-lettered (a restart under the same name would spend every delivery in ms)."""
+        positions = dict.fromkeys(self._streams, "0")
+        while positions:
+            batch = await self._read(positions, block=None)
+            read = {stream: entries for stream, entries in batch if entries}
+            for stream, entries in read.items():
                 await self._handle_batch(stream, entries, count_deliveries=True)
+            positions = {stream: entries[-1][0] for stream, entries in read.items()}
 
     async def read_new(self) -> None:
         batch = await self._read(dict.fromkeys(self._streams, ">"), block=self._cfg.block_ms)
