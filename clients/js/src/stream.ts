@@ -205,6 +205,8 @@ export class Stream {
   private opened = false;
   private everOpened = false;
   private stopped = false;
+  /** Counts `stop()`s: a step that emits a state change checks it did not change under it. */
+  private stops = 0;
   private flushQueued = false;
   private reporting = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -368,7 +370,7 @@ export class Stream {
   private open(): void {
     this.reconnectTimer = null;
     const Impl = this.implementation();
-    this.setState(this.retrying());
+    if (!this.setState(this.retrying())) return;
     this.opened = false;
     let socket: WebSocketLike;
     try {
@@ -426,7 +428,7 @@ export class Stream {
     this.everOpened = true;
     this.counters.connects += 1;
     this.lastFrameAt = this.now();
-    this.setState("live");
+    if (!this.setState("live")) return;
     this.watch(this.staleAfterMs);
     this.stableTimer = setTimeout(() => {
       this.stableTimer = null;
@@ -471,7 +473,7 @@ export class Stream {
       this.scheduleReconnect(0);
       return;
     }
-    this.setState(this.retrying());
+    if (!this.setState(this.retrying())) return;
     const probe = this.probe;
     probe().then(
       (verdict) => {
@@ -504,7 +506,7 @@ export class Stream {
   }
 
   private scheduleReconnect(atLeastMs: number): void {
-    this.setState(this.retrying());
+    if (!this.setState(this.retrying())) return;
     this.counters.reconnects += 1;
     const delay = Math.max(this.backoff.next(), atLeastMs);
     this.reconnectTimer = setTimeout(() => this.open(), delay);
@@ -558,6 +560,7 @@ export class Stream {
 
   private stop(): void {
     this.stopped = true;
+    this.stops += 1;
     this.clearTimer("reconnectTimer");
     this.closeSocket(CloseCode.NORMAL, "client closed");
     this.stopListeningForNetwork();
@@ -584,7 +587,7 @@ export class Stream {
       this.closeSocket(CLOSE_CLIENT_GAVE_UP, "no heartbeat");
       this.scheduleReconnect(0);
     } else if (silent > this.staleAfterMs) {
-      this.setState("stale");
+      if (!this.setState("stale")) return;
       this.watch(this.deadAfterMs - silent + 1);
     } else {
       this.watch(this.staleAfterMs - silent + 1);
@@ -596,7 +599,7 @@ export class Stream {
   private onMessage(event: MessageEventLike): void {
     this.counters.framesReceived += 1;
     this.lastFrameAt = this.now();
-    if (this.current === "stale") this.setState("live");
+    if (this.current === "stale" && !this.setState("live")) return;
     const data = event.data;
     if (typeof data !== "string") {
       this.protocolError("a binary frame");
@@ -906,11 +909,18 @@ export class Stream {
     }
   }
 
-  private setState(state: ConnectionState): void {
+  /**
+   * Enter `state` and tell the listeners. False when a listener stopped the client meanwhile
+   * (`close()`, perhaps then `connect()`): the caller's step is void and must not go on to
+   * open a socket or arm a timer for a connection that is no longer its own.
+   */
+  private setState(state: ConnectionState): boolean {
     const previous = this.current;
-    if (previous === state) return;
+    if (previous === state) return true;
+    const stops = this.stops;
     this.current = state;
     this.emitter.emit("state", state, previous);
+    return this.stops === stops;
   }
 
   private listenForNetwork(): void {

@@ -545,6 +545,73 @@ describe("reconnection and resume", () => {
   });
 });
 
+describe("a state listener that closes the client", () => {
+  /** Close the client from inside its `state` event the first time it reaches `state`. */
+  function closeOn(mp: MarketPulse, state: ConnectionState, then?: () => void): void {
+    let done = false;
+    mp.on("state", (now) => {
+      if (now !== state || done) return;
+      done = true;
+      mp.close();
+      then?.();
+    });
+  }
+
+  function expectStoppedFor(mp: MarketPulse, socketCount: number): void {
+    expect(mp.state).toBe("closed");
+    expect(vi.getTimerCount()).toBe(0); // nothing left to wake it, or to keep Node alive
+    vi.advanceTimersByTime(120_000);
+    expect(sockets.sockets).toHaveLength(socketCount);
+    expect(mp.state).toBe("closed");
+  }
+
+  it("is obeyed while connecting: no socket is opened", () => {
+    const mp = client();
+    closeOn(mp, "connecting");
+    mp.subscribe(TICKER, () => {});
+    expectStoppedFor(mp, 0);
+  });
+
+  it("is obeyed as the connection opens: nothing is sent and no timer is left", async () => {
+    const mp = client();
+    closeOn(mp, "live");
+    mp.subscribe(TICKER, () => {});
+    sockets.last().open();
+    await settle();
+    expect(sockets.last().sent).toEqual([]);
+    expect(sockets.last().closedByClient).not.toBeNull();
+    expectStoppedFor(mp, 1);
+  });
+
+  it("is obeyed when a drop schedules a reconnect: none happens", async () => {
+    const { mp, socket } = await liveTicker();
+    closeOn(mp, "reconnecting");
+    socket.drop(1006);
+    expectStoppedFor(mp, 1);
+  });
+
+  it("is obeyed when the connection turns stale", async () => {
+    const { mp, socket } = await liveTicker();
+    closeOn(mp, "stale");
+    vi.advanceTimersByTime(18_001);
+    expect(socket.closedByClient).not.toBeNull();
+    expectStoppedFor(mp, 1);
+  });
+
+  it("that connects again at once leaves exactly one connection", async () => {
+    const { mp, socket } = await liveTicker();
+    closeOn(mp, "reconnecting", () => mp.connect());
+    socket.drop(1006);
+    expect(sockets.sockets).toHaveLength(2);
+    sockets.last().open();
+    expect(mp.state).toBe("live");
+    vi.advanceTimersByTime(10_000); // past any backoff, short of the heartbeat's deadline
+    expect(sockets.sockets).toHaveLength(2);
+    expect(sockets.last().closedByClient).toBeNull();
+    expect(mp.state).toBe("live");
+  });
+});
+
 describe("heartbeats", () => {
   it("turns stale after a late heartbeat and live again on the next frame", async () => {
     const { mp, socket } = await liveTicker();
