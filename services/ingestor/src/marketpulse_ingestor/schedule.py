@@ -3,7 +3,8 @@
 Every replica schedules every job (APScheduler 3, AsyncIOScheduler); each run first takes
 the job's Redis lease and skips when another replica holds it. The holder renews the lease
 on every run (and every third of a TTL while a long run lasts), so a job stays on one replica
-while it lives and moves to another within one lease TTL after it dies.
+while it lives and moves to another within one lease TTL after it dies. A run that loses the
+lease all the same (a stall past the TTL, and another replica took it) is cancelled.
 
 A job with a `phase_s` runs on a grid shared by every replica: at epoch multiples of its
 interval plus the phase (a candle job just after each close). Replicas started at different
@@ -18,10 +19,9 @@ back so a surviving replica takes over at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -73,28 +73,36 @@ def grid_slot(interval_s: float, phase_s: float, now: float) -> int:
     return round((now - phase_s) / interval_s)
 
 
-@contextlib.asynccontextmanager
-async def kept(lease: Lease, ttl_s: float) -> AsyncIterator[None]:
-    """Renew `lease` every third of its TTL while the body runs, so a run that outlasts the
-    TTL (waiting for upstream budget, say) is not joined by a second replica."""
+async def run_holding(lease: Lease, ttl_s: float, body: JobBody) -> bool:
+    """Run `body` while renewing `lease` every third of its TTL, so a run that outlasts the
+    TTL (waiting for upstream budget, say) is not joined by a second replica. When the lease
+    is lost all the same (it expired while Redis or this loop stalled, and another replica
+    took it), the body is cancelled: the job never runs on two replicas at once. Returns
+    whether the body ran to its end."""
 
-    async def renew() -> None:
+    async def lost() -> None:
         while True:
             await asyncio.sleep(ttl_s / 3)
             try:
                 if await lease.acquire() is None:
-                    log.warning("lost a job lease while running", job=lease.job)
                     return
             except RedisError as e:
                 log.warning("could not renew a job lease", job=lease.job, error=describe(e))
 
-    keeper = asyncio.create_task(renew())
+    work = asyncio.ensure_future(body())
+    keeper = asyncio.create_task(lost())
     try:
-        yield
+        await asyncio.wait((work, keeper), return_when=asyncio.FIRST_COMPLETED)
     finally:
         keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        if not work.done():
+            work.cancel()
+        await asyncio.gather(keeper, work, return_exceptions=True)
+    if work.cancelled():
+        log.warning("lost a job lease while running; the run was stopped", job=lease.job)
+        return False
+    work.result()  # the body's own error, for the caller
+    return True
 
 
 class LeasedScheduler:
@@ -188,8 +196,7 @@ class LeasedScheduler:
             if await lease.acquire() is None or not await self._claimed(spec):
                 return
             self.runs[spec.name] += 1
-            async with kept(lease, spec.lease_ttl_s):
-                await body()
+            await run_holding(lease, spec.lease_ttl_s, body)
         except CallRefused as e:
             # Expected while the upstream is paused or failing; the cause was logged once
             # when it began (and is in the status record).

@@ -19,7 +19,7 @@ from marketpulse_ingestor.cadence import Cadence
 from marketpulse_ingestor.coingecko.source import CoinGeckoSource
 from marketpulse_ingestor.errors import SourceError
 from marketpulse_ingestor.refresher import Markets, Refresher
-from marketpulse_ingestor.schedule import JobSpec, LeasedScheduler, kept
+from marketpulse_ingestor.schedule import JobSpec, LeasedScheduler, run_holding
 from marketpulse_ingestor.simulated.source import SimulatedSource
 from marketpulse_ingestor.source import MarketSource
 
@@ -29,7 +29,7 @@ SERVICE = "ingestor"
 
 # Retention is housekeeping: every 30 s is plenty for streams of thousands.
 RETENTION = JobSpec("retention", interval_s=30.0, lease_ttl_s=90.0, jitter_s=5.0)
-# Renewed while the backfill runs (schedule.kept) and before each asset/timeframe, so this
+# Renewed while the backfill runs (schedule.run_holding) and before each asset/timeframe, so this
 # only bounds how long a crashed backfiller keeps the others waiting.
 BACKFILL_LEASE_TTL_MS = 60_000
 # Inside lifecycle.DRAIN_TIMEOUT_S, so Redis is still closed cleanly after a slow last run.
@@ -139,22 +139,22 @@ class Ingestor:
         async def keep_going() -> bool:
             return not stop.is_set() and await lease.acquire() is not None
 
+        async def fill() -> None:
+            now = await self._source.market_time()
+            full = self._cadence.full_backfill
+            written = await self._refresher.backfill(now, keep_going, full=full)
+            log.info("backfill done", candles=written)
+            if self._cadence.gap_repair is not None and await keep_going():
+                await self._repair_gaps()
+            # A slow ticker cadence (minutes on a small plan) would leave a first start
+            # without prices until its first slot: fetch them now unless they are fresh
+            # (under the ticker job's lease, so no replica's scheduled run doubles it).
+            tickers = self._cadence.tickers
+            if await keep_going() and await self._refresher.tickers_older_than(tickers.interval_s):
+                await self.jobs.run_once(tickers, self._tickers)
+
         try:
-            async with kept(lease, BACKFILL_LEASE_TTL_MS / 1000):
-                now = await self._source.market_time()
-                full = self._cadence.full_backfill
-                written = await self._refresher.backfill(now, keep_going, full=full)
-                log.info("backfill done", candles=written)
-                if self._cadence.gap_repair is not None and await keep_going():
-                    await self._repair_gaps()
-                # A slow ticker cadence (minutes on a small plan) would leave a first start
-                # without prices until its first slot: fetch them now unless they are fresh
-                # (under the ticker job's lease, so no replica's scheduled run doubles it).
-                tickers = self._cadence.tickers
-                if await keep_going() and await self._refresher.tickers_older_than(
-                    tickers.interval_s
-                ):
-                    await self.jobs.run_once(tickers, self._tickers)
+            await run_holding(lease, BACKFILL_LEASE_TTL_MS / 1000, fill)
         except (*REDIS_ERRORS, SourceError) as e:
             # Not fatal: the candle jobs and gap repair fill any cache left empty.
             log.warning("backfill failed; the candle jobs will fill the caches", error=describe(e))
