@@ -235,8 +235,10 @@ async def test_repeated_failures_open_the_circuit_for_every_caller(
     coingecko: FakeCoinGecko, open_source: Any, private_redis: Redis
 ) -> None:
     """Five failures in a row: calls are refused without reaching the upstream, until a probe
-    after the cooldown finds it back."""
-    source = await open_source(coingecko, coingecko_ticker_interval_s=2.0)
+    after the cooldown finds it back. The cooldown is a fifth of the ticker interval: 2 s here,
+    well past the retry's own backoff (with 0.4 s, the retry's sleep alone could outlast it, and
+    the refused call became the probe)."""
+    source = await open_source(coingecko, coingecko_ticker_interval_s=10.0)
     coingecko.go_down(faults.server_error(502))
     with pytest.raises(UpstreamUnavailable):
         await source.tickers(int(time.time()))
@@ -253,7 +255,7 @@ async def test_repeated_failures_open_the_circuit_for_every_caller(
         try:
             return len(await source.tickers(int(time.time()))) == 2
         except CallRefused:
-            return False  # still cooling down (at most the 2 s ticker interval)
+            return False  # still cooling down (at most 8 s: 0.8 of the ticker interval)
 
-    await eventually(recovered, timeout=5, interval=0.2, what="the probe after the cooldown")
+    await eventually(recovered, timeout=15, interval=0.2, what="the probe after the cooldown")
     assert (await status(private_redis))["circuit"] == "closed"
