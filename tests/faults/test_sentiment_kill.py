@@ -20,10 +20,10 @@ from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Sentiment
-from marketpulse_common.health import live_instances
 from marketpulse_common.keys import DEAD_LETTER_STREAM, Channel, ChannelKind
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import RedisServer
+from tests.beacons import live_instances
 from tests.faults.verdict import Verdict, compare, sequence_faults
 from tests.integration.sentiment.cache_seed import (
     publish_indicators,

@@ -29,11 +29,11 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from marketpulse_common.health import live_instances
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import read_snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_cluster import LocalCluster
+from tests.beacons import live_instances
 from tests.redis_fixtures import RedisTarget
 from tests.system.conftest import Product, start_product, stop_product
 from tests.waiting import eventually

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from marketpulse_common.health import instance_id, live_instances
+from marketpulse_common.health import instance_id
 from marketpulse_common.settings import load_settings
 from marketpulse_compute.service import SERVICE, run
+from tests.beacons import live_instances
 from tests.integration.compute.harness import TF, Market, cache_candles, make_candles
 from tests.processes import running_service, service_env
 from tests.waiting import eventually

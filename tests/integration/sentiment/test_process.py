@@ -9,9 +9,9 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.health import live_instances
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import RedisServer
+from tests.beacons import live_instances
 from tests.integration.sentiment.cache_seed import (
     publish_indicators,
     publish_ticker,

@@ -11,7 +11,6 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Sentiment
-from marketpulse_common.health import live_instances
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.settings import Settings, load_settings
 from marketpulse_common.timeframes import Timeframe
@@ -21,6 +20,7 @@ from marketpulse_sentiment.service import (
     run,
     trim_sentiment_streams,
 )
+from tests.beacons import live_instances
 from tests.integration.sentiment.cache_seed import (
     publish_indicators,
     publish_ticker,

@@ -16,7 +16,6 @@ import structlog
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Sentiment
-from marketpulse_common.health import live_instances
 from marketpulse_common.keys import Channel, ChannelKind, sentiment_headlines_key
 from marketpulse_common.logs import configure_logging
 from marketpulse_common.settings import Settings
@@ -24,6 +23,7 @@ from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_sentiment.screening import copies
 from marketpulse_sentiment.service import GROUP, run
+from tests.beacons import live_instances
 from tests.integration.sentiment.cache_seed import (
     publish_indicators,
     publish_ticker,

@@ -17,7 +17,7 @@ import orjson
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.keys import health_host_key, health_key, health_pattern
+from marketpulse_common.keys import health_host_key, health_key
 from marketpulse_common.lifecycle import settings_or_exit
 from marketpulse_common.logs import describe, get_logger
 
@@ -79,15 +79,6 @@ async def run_beacon(
     # A clean stop says so at once instead of leaving the beacon to expire.
     with contextlib.suppress(Exception):
         await redis.delete(health_key(service, instance))
-
-
-async def live_instances(redis: Redis, service: str = "*") -> list[dict[str, object]]:
-    found: list[dict[str, object]] = []
-    async for key in redis.scan_iter(match=health_pattern(service), count=100):
-        raw = await redis.get(key)
-        if raw:
-            found.append(orjson.loads(raw))
-    return found
 
 
 async def _this_host_is_live(
