@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.keys import sentiment_budget_key
+from marketpulse_common.keys import sentiment_budget_key, sentiment_cooldown_key
 from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_sentiment.budget import WINDOW_TTL_S, BudgetLimits, window_of
 from marketpulse_sentiment.budget_store import CallBudget
@@ -78,6 +78,16 @@ async def test_no_interval_means_no_gate(own_redis: Redis) -> None:
     """MP_SENTIMENT_MIN_INTERVAL_S=0 lets every call through."""
     throttle = CallThrottle(own_redis, min_interval_s=0)
     assert await throttle.take_turn("bitcoin") and await throttle.take_turn("bitcoin")
+
+
+async def test_a_shorter_cooldown_never_cuts_a_longer_one(own_redis: Redis) -> None:
+    """One replica's 429 asked for an hour; another's timeout a moment later asks for a minute:
+    the hour stands (the last writer won, so every replica called the limited API again)."""
+    await CallThrottle(own_redis, 0).cool_down(3600, "rate limited")
+    await CallThrottle(own_redis, 0).cool_down(60, "timed out")
+    left = await CallThrottle(own_redis, 0).cooldown_left_s()
+    assert left is not None and left > 3500
+    assert await own_redis.get(sentiment_cooldown_key()) == "rate limited"
 
 
 async def test_the_cooldown_is_shared_and_expires(own_redis: Redis) -> None:
