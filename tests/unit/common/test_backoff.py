@@ -33,6 +33,13 @@ def test_an_http_date_is_the_time_until_then() -> None:
     assert retry_after_s({"retry-after": http_date(90)}, NOW) == pytest.approx(90)
 
 
+def test_the_obsolete_asctime_date_is_gmt() -> None:
+    """RFC 9110 asks recipients to accept asctime dates, which carry no zone and mean GMT."""
+    when = datetime.fromtimestamp(NOW + 90, UTC).strftime("%a %b %e %H:%M:%S %Y")
+    assert when == "Sun Mar  1 12:01:30 2026"
+    assert retry_after_s({"retry-after": when}, NOW) == pytest.approx(90)
+
+
 def test_a_date_in_the_past_means_now() -> None:
     """A date already gone asks for no wait."""
     assert retry_after_s({"retry-after": http_date(-90)}, NOW) == 0

@@ -10,7 +10,9 @@ a day, so a garbled header cannot stop a service for ever. What a service does w
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 MAX_PAUSE_S = 86_400.0
@@ -44,13 +46,20 @@ def _delta_s(text: str | None, *, scale: float) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
+_ASCTIME = re.compile(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$")
+
+
 def _seconds_until_date(text: str, now: float) -> float | None:
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may parse without a zone
-        return None
+    if when.tzinfo is None:
+        # RFC 9110's obsolete asctime form has no zone and means GMT; any other date without
+        # its zone is too doubtful to wait on.
+        if not _ASCTIME.match(text.strip()):
+            return None
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now)
 
 
