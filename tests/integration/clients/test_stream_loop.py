@@ -263,5 +263,157 @@ async def test_a_closed_client_stays_closed() -> None:
         assert mp.state is ConnectionState.CLOSED and peer.connections == 1
 
 
+async def answer_every_subscribe(peer: Peer, ws: ServerConnection, n: int) -> None:
+    """Subscribed + a snapshot for every channel, until the client goes."""
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            op = await peer.next_op(ws, n)
+            for channel in op["channels"] if op["op"] == "subscribe" else ():
+                await ws.send(subscribed(channel))
+                await ws.send(snapshot(channel, "10-0", {"price": 1}))
+
+
+async def test_aclose_from_inside_a_callback_returns() -> None:
+    """An app that closes the client from its own listener (the reader's task) is not left
+    waiting for that task to end: aclose returns, and the connection is closed."""
+    closed: list[bool] = []
+
+    async def close_from_callback(_update: Update) -> None:
+        async with asyncio.timeout(5):  # in this task: wait_for would run it in another
+            await mp.aclose()
+        closed.append(True)
+
+    async with peer_at(lambda ws, n: answer_every_subscribe(peer, ws, n)) as (peer, url):
+        mp = MarketPulse(url)
+        mp.subscribe(CH, close_from_callback)
+        await eventually(lambda: _async(closed == [True]), what="aclose to return")
+        assert mp.state is ConnectionState.CLOSED and isinstance(mp.error, ClientClosed)
+        await eventually(lambda: _async(mp._task is not None and mp._task.done()),
+                         what="the stream task to end")  # fmt: skip
+
+
+async def test_aclose_ends_every_iterator_and_waiter() -> None:
+    """updates() iterators and wait_synced() callers get ClientClosed; no one hangs."""
+
+    async def subscribed_only(ws: ServerConnection, n: int) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                op = await peer.next_op(ws, n)
+                for channel in op.get("channels", ()) if op["op"] == "subscribe" else ():
+                    await ws.send(subscribed(channel))  # and no snapshot, ever
+
+    async def iterate() -> None:
+        async for _ in mp.updates(CH):
+            pass
+
+    async with peer_at(subscribed_only) as (peer, url):
+        mp = MarketPulse(url)
+        sub = mp.subscribe("ticker:ethereum")
+        iterating = asyncio.create_task(iterate())
+        waiting = asyncio.create_task(sub.wait_synced())
+        await eventually(lambda: _async(len(peer.received) == 1 and len(peer.received[0]) >= 1),
+                         what="a subscribe")  # fmt: skip
+        await mp.aclose()
+        for task in (iterating, waiting):
+            with pytest.raises(ClientClosed):
+                await asyncio.wait_for(task, timeout=5)
+        assert isinstance(sub.error, ClientClosed)
+
+
+async def test_a_client_closed_before_it_ever_connected_says_closed() -> None:
+    mp = MarketPulse("http://127.0.0.1:9")
+    await mp.aclose()
+    assert mp.state is ConnectionState.CLOSED and isinstance(mp.error, ClientClosed)
+
+
+async def test_a_stopped_slow_updates_consumer_does_not_freeze_the_stream() -> None:
+    """An updates() consumer with a full buffer stops iterating: the reader, waiting to hand
+    it one more update, is freed, and every other channel keeps flowing."""
+    other = "ticker:ethereum"
+    go_on = asyncio.Event()
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        channels: set[str] = set()
+        while channels != {CH, other}:
+            op = await peer.next_op(ws, n)
+            channels.update(op["channels"])
+        for channel in (CH, other):
+            await ws.send(subscribed(channel))
+            await ws.send(snapshot(channel, "10-0", {"price": 1}))
+        for i in range(11, 20):  # more than the consumer's buffer holds
+            await ws.send(delta(CH, f"{i}-0", f"{i - 1}-0", {"price": i}))
+        await go_on.wait()
+        await ws.send(delta(other, "11-0", "10-0", {"price": 2}))
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await peer.next_op(ws, n)
+
+    seen: list[Update] = []
+    async with peer_at(handler) as (peer, url), MarketPulse(url) as mp:
+        mp.subscribe(other, seen.append)
+        async with contextlib.aclosing(mp.updates(CH, buffer=2)) as updates:
+            async for _ in updates:
+                await eventually(lambda: _async(len(seen) == 1), what="the other snapshot")
+                await asyncio.sleep(0)  # let the reader fill the buffer and wait
+                break
+        go_on.set()
+        await eventually(lambda: _async(len(seen) == 2), timeout=5, what="the other's delta")
+
+
+async def test_saved_positions_are_synced_only_once_the_gateway_confirms_them() -> None:
+    """wait_synced() on a channel resumed from stored positions waits for the gateway's
+    answer: the stored value is a start, not a value from the gateway."""
+    answer = asyncio.Event()
+
+    async def handler(ws: ServerConnection, n: int) -> None:
+        op = await peer.next_op(ws, n)
+        assert op["resume"] == {CH: {"epoch": "e1", "seq": "10-0"}}
+        await answer.wait()
+        await ws.send(subscribed(CH, recovered=True))
+        await ws.wait_closed()
+
+    saved = {CH: {"epoch": "e1", "seq": "10-0", "value": {"price": 1}}}
+    async with peer_at(handler) as (peer, url), MarketPulse(url, resume_from=saved) as mp:
+        sub = mp.subscribe(CH)
+        waiting = asyncio.create_task(sub.wait_synced())
+        await eventually(lambda: _async(len(peer.received) == 1 and len(peer.received[0]) == 1),
+                         what="the resuming subscribe")  # fmt: skip
+        assert not waiting.done()
+        answer.set()
+        assert await asyncio.wait_for(waiting, timeout=5) == {"price": 1}
+
+
+@pytest.mark.parametrize("channel", ["", "x" * 97])
+async def test_a_channel_name_the_gateway_would_refuse_is_refused_at_once(channel: str) -> None:
+    """Sent, it would make the gateway refuse the whole subscribe op, stalling every channel
+    that shared it."""
+    async with MarketPulse("http://127.0.0.1:9") as mp:
+        with pytest.raises(ValueError, match="channel"):
+            mp.subscribe(channel)
+        assert mp._task is None
+
+
+async def test_the_state_stays_connecting_until_a_first_connection_opens() -> None:
+    """Like the TypeScript client: `reconnecting` means a connection was lost."""
+    attempts = 0
+    states: list[ConnectionState] = []
+
+    def busy(_conn: ServerConnection, _request: Request) -> Response:
+        nonlocal attempts
+        attempts += 1
+        return Response(503, "Service Unavailable", Headers(), b"")
+
+    async def never(_ws: ServerConnection, _n: int) -> None:
+        raise AssertionError("the handshake should have been refused")
+
+    async with (
+        peer_at(never, process_request=busy) as (_peer, url),
+        MarketPulse(url, backoff=quick_backoff(), on_state=states.append) as mp,
+    ):
+        mp.subscribe(CH)
+        await eventually(lambda: _async(attempts >= 3), what="three refused attempts")
+        assert mp.state is ConnectionState.CONNECTING and states == []
+
+
 async def _async(value: Any) -> Any:
     return value

@@ -194,6 +194,25 @@ def test_too_many_channels_fails_the_channels_waiting_for_an_answer() -> None:
     assert CH in book
 
 
+def test_a_malformed_subscribe_fails_the_channels_waiting_for_an_answer() -> None:
+    """bad_request to a whole subscribe (an older gateway names no channels): its channels
+    fail rather than wait for an answer that will never come; the live channel stays."""
+    book = live_book()
+    book.add("ticker:eth")
+    book.take_ops()
+    got = book.receive(error("bad_request", "channels.0: too long"))
+    assert [(f.channel, f.code) for f in got.failures] == [("ticker:eth", "bad_request")]
+    assert "ticker:eth" not in book and CH in book
+
+
+def test_an_accepted_subscribe_is_marked_so_retries_start_over() -> None:
+    book = ChannelBook()
+    book.add(CH)
+    book.take_ops()
+    assert book.receive(subscribed(CH)).accepted
+    assert not book.receive(snapshot(CH, "1-0", {"price": 1})).accepted
+
+
 def two_subscribes_in_flight() -> ChannelBook:
     book = ChannelBook()
     for name in ("ticker:a", "ticker:b"):

@@ -88,6 +88,11 @@ def test_positions_round_trip_through_json_and_reject_what_is_not_one() -> None:
         load_positions({"ticker:bitcoin": {"epoch": "e1", "seq": "5-0"}})  # no value
     with pytest.raises(ValueError, match="stream position"):
         load_positions({"ticker:bitcoin": {"epoch": "e1", "seq": "five", "value": 1}})
+    # What the gateway would refuse as a whole subscribe, stalling every channel in it.
+    with pytest.raises(ValidationError):
+        load_positions({"ticker:bitcoin": {"epoch": "e" * 49, "seq": "5-0", "value": 1}})
+    with pytest.raises(ValidationError):
+        load_positions({"x" * 97: {"epoch": "e1", "seq": "5-0", "value": 1}})
 
 
 def test_the_stream_url_follows_the_base_url() -> None:

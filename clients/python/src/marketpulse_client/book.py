@@ -32,6 +32,10 @@ from marketpulse_client.frames import (
 
 # Refusals that concern the whole subscribe op, not one channel, and pass: try again later.
 RETRY_LATER = frozenset({"rate_limited", "unavailable"})
+# Refusals of a whole subscribe that would be the same if it were sent again: its channels
+# fail. bad_request is a bug (subscribe() and load_positions check what the gateway checks),
+# but waiting for an answer that never comes would be worse.
+FAIL_AWAITING = frozenset({"too_many_channels", "bad_request"})
 # Frames of a channel the client no longer holds may still be in flight for a while after
 # its unsubscribe; past this, they mean the server still holds it (the unsubscribe was
 # refused, say as rate_limited, or crossed a subscribe's answer): it is told again.
@@ -69,6 +73,8 @@ class Received:
     signal: Signal = Signal.NONE
     failures: tuple[ChannelError, ...] = ()
     error: ErrorFrame | None = None
+    # A subscribe was accepted: refused subscribes that follow start their retries over.
+    accepted: bool = False
 
 
 _NOTHING = Received()
@@ -207,7 +213,8 @@ class ChannelBook:
         state = self._states.get(frame.channel)
         if state is None:
             return self._stray(frame.channel)
-        return self._other(state, state.on_subscribed(frame))
+        received = self._other(state, state.on_subscribed(frame))
+        return Received(received.update, received.signal, accepted=True)
 
     def _stray(self, channel: str) -> Received:
         """A frame of a channel not held: in flight since its unsubscribe, or the server still
@@ -261,9 +268,9 @@ class ChannelBook:
             for state in awaiting:
                 state.phase = Phase.WANT  # resume_wanted unchanged: a resume is still fine
             return Received(signal=Signal.RETRY_LATER, error=frame)
-        if frame.code == "too_many_channels":
+        if frame.code in FAIL_AWAITING:
             for state in awaiting:
                 del self._states[state.name]
             failures = tuple(ChannelError(s.name, frame.code, frame.message) for s in awaiting)
             return Received(failures=failures, error=frame)
-        return Received(error=frame)  # bad_request / unknown_op: a bug here; reported, not fatal
+        return Received(error=frame)  # unknown_op, or a code added later: reported, not fatal

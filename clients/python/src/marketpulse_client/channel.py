@@ -64,6 +64,7 @@ class SavedPosition:
 class ChannelState:
     __slots__ = (
         "_key",
+        "confirmed",
         "epoch",
         "held",
         "name",
@@ -82,6 +83,9 @@ class ChannelState:
         self._key: SeqKey | None = None
         # True once a snapshot (or a saved value) gave the value a base to merge deltas into.
         self.synced = False
+        # True once the gateway gave or confirmed the value (a snapshot, an accepted resume);
+        # a saved value alone is a start to resume from, not the gateway's word.
+        self.confirmed = False
         self.phase = Phase.WANT
         self.resume_wanted = True
         # Whether the server may hold a subscription for it on this connection (a subscribe
@@ -122,6 +126,7 @@ class ChannelState:
         if frame.recovered:
             if self.synced and frame.epoch == self.epoch:
                 self.phase = Phase.LIVE
+                self.confirmed = True
                 return Outcome.RECOVERED
             # Deltas would follow with no base to apply them to: start over instead.
             self.resync()
@@ -137,7 +142,7 @@ class ChannelState:
         self.value = canonical(frame.data)
         self.epoch, self.seq = frame.epoch, frame.seq
         self._key = seq_key(frame.seq) if frame.seq is not None else None
-        self.synced = True
+        self.synced = self.confirmed = True
         return Outcome.SNAPSHOT
 
     def on_delta(self, frame: Delta) -> Outcome:

@@ -30,6 +30,7 @@ from marketpulse_client.backoff import Backoff
 from marketpulse_client.book import ChannelBook, Received, Update
 from marketpulse_client.diagnostics import Diagnostics
 from marketpulse_client.errors import ClientClosed, MarketPulseError
+from marketpulse_client.frames import check_channel
 from marketpulse_client.liveness import HEARTBEAT_S, MISSED, ConnectionState, Liveness
 from marketpulse_client.positions import PositionsJSON, dump_positions, load_positions
 from marketpulse_client.rest import DEFAULT_TIMEOUT_S, Envelope, RestClient
@@ -45,12 +46,14 @@ UPDATES_BUFFER = 1000
 
 
 class _Listener:
-    __slots__ = ("callback", "error", "on_error", "primed")
+    __slots__ = ("active", "callback", "error", "on_error", "primed")
 
     def __init__(self, callback: Callback, on_error: ErrorCallback | None) -> None:
         self.callback = callback
         self.on_error = on_error
         self.primed = True
+        # False once removed (unsubscribed or failed): a delivery under way skips it.
+        self.active = True
         self.error: MarketPulseError | None = None
 
 
@@ -85,13 +88,16 @@ class Subscription:
             self._client._remove(self.channel, self._listener)
 
     async def wait_synced(self) -> Any:
-        """Wait until the channel holds a value from the gateway (bound it with
-        `asyncio.timeout`); returns the value."""
-        while not self.synced:
+        """Wait until the channel holds a value from the gateway — a snapshot, or a resume
+        from `resume_from` that the gateway accepted (bound it with `asyncio.timeout`);
+        returns the value. Raises the subscription's error (ClientClosed after aclose)."""
+        while True:
             if self.error is not None:
                 raise self.error
+            state = self._client._book.get(self.channel)
+            if state is not None and state.confirmed:
+                return self.value
             await self._client._changed.wait()
-        return self.value
 
 
 class MarketPulse:
@@ -144,16 +150,20 @@ class MarketPulse:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the stream (politely) and the HTTP client. The client stays closed: a later
-        `subscribe` gets `ClientClosed` as its error instead of opening a new connection."""
-        if self._stream.error is None:
-            self._stream.error = ClientClosed()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        for task in tuple(self._tasks):
+        """Close the stream (politely) and the HTTP client. Every subscription fails with
+        `ClientClosed` (ending `updates()` iterators and `wait_synced()` waits), and the
+        client stays closed: a later `subscribe` gets it as its error instead of opening a
+        new connection. May be called from a listener: the stream then ends once that
+        listener returns."""
+        self._stream.stop(ClientClosed())
+        current = asyncio.current_task()
+        tasks = [t for t in (self._task, *self._tasks) if t is not None and t is not current]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        error = self._stream.error or ClientClosed()
+        for channel in list(self._listeners):
+            self._fail(channel, error)
         await self._rest.aclose()
 
     # --- REST ----------------------------------------------------------------------------
@@ -204,7 +214,9 @@ class MarketPulse:
         """Listen to `channel` (e.g. "indicators:bitcoin:1h"). `callback(update)` is called
         for every snapshot and delta applied, and once at once with the current value when
         the channel already holds one; it may be async. Subscribing twice to a channel
-        shares one server subscription."""
+        shares one server subscription. ValueError for a name the gateway could not take
+        (empty, over 96 characters)."""
+        check_channel(channel)
         listener = _Listener(callback or _ignore, on_error)
         subscription = Subscription(self, channel, listener)
         if self._stream.error is not None:
@@ -243,6 +255,10 @@ class MarketPulse:
         finally:
             for sub in subs:
                 sub.unsubscribe()
+            # The stream's reader may be waiting for room to hand over one more update:
+            # free it, or no channel would be read again.
+            while not queue.empty():
+                queue.get_nowait()
 
     def value(self, channel: str) -> Any:
         state = self._book.get(channel)
@@ -278,6 +294,7 @@ class MarketPulse:
         if listeners is None or listener not in listeners:
             return
         listeners.remove(listener)
+        listener.active = False
         if not listeners:
             del self._listeners[channel]
             self._book.remove(channel)
@@ -287,12 +304,12 @@ class MarketPulse:
         update = received.update
         if update is not None:
             for listener in tuple(self._listeners.get(update.channel, ())):
-                if listener.primed:
+                if listener.primed and listener.active:  # not removed by an earlier one
                     await _call(listener.callback, update)
-            self._changed.set()
-            self._changed.clear()
         for failure in received.failures:
             self._fail(failure.channel, failure)
+        self._changed.set()  # wakes wait_synced(), also for a resume accepted without frames
+        self._changed.clear()
 
     async def _prime(self, channel: str, listener: _Listener) -> None:
         listener.primed = True
@@ -306,6 +323,7 @@ class MarketPulse:
         listeners = self._listeners.pop(channel, [])
         self._book.remove(channel)
         for listener in listeners:
+            listener.active = False
             listener.error = error
             if listener.on_error is not None:
                 try:

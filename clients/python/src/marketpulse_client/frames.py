@@ -20,6 +20,10 @@ SeqKey = tuple[int, int]
 # The gateway refuses a client message over 16 KiB (close 1009) and a subscribe naming more
 # than 100 channels; a resume position is ~80 bytes, so 50 per op stays far below both.
 MAX_CHANNELS_PER_OP = 50
+# The gateway refuses a whole subscribe op that names a channel outside 1-96 characters or
+# resumes from an epoch or seq over 48: every channel in that op would wait in vain.
+MAX_CHANNEL_NAME = 96
+MAX_POSITION_TOKEN = 48
 
 # Close codes the client acts on (DESIGN §7).
 CLOSE_NORMAL = 1000
@@ -137,3 +141,13 @@ def subscribe_op(channels: list[str], resume: dict[str, tuple[str, str]] | None 
 
 def unsubscribe_op(channels: list[str]) -> str:
     return json.dumps({"op": "unsubscribe", "channels": channels}, separators=(",", ":"))
+
+
+def check_channel(channel: str) -> str:
+    """`channel`, or ValueError when the gateway could not take it in a subscribe."""
+    if not isinstance(channel, str) or not 0 < len(channel) <= MAX_CHANNEL_NAME:
+        raise ValueError(
+            f"not a channel name: {channel!r} (1-{MAX_CHANNEL_NAME} characters, "
+            'e.g. "ticker:bitcoin")'
+        )
+    return channel

@@ -10,23 +10,26 @@ storing it (a file, localStorage, a database row) and loading it back is `json.d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from marketpulse_client.channel import SavedPosition
-from marketpulse_client.frames import seq_key
+from marketpulse_client.frames import MAX_CHANNEL_NAME, MAX_POSITION_TOKEN, seq_key
+
+Token = Annotated[str, Field(min_length=1, max_length=MAX_POSITION_TOKEN)]
+ChannelName = Annotated[str, Field(min_length=1, max_length=MAX_CHANNEL_NAME)]
 
 
 class Position(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    epoch: str
-    seq: str
+    epoch: Token
+    seq: Token
     value: Any
 
 
-_POSITIONS: TypeAdapter[dict[str, Position]] = TypeAdapter(dict[str, Position])
+_POSITIONS: TypeAdapter[dict[ChannelName, Position]] = TypeAdapter(dict[ChannelName, Position])
 
 PositionsJSON = dict[str, dict[str, Any]]
 

@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from marketpulse_client.backoff import Backoff
 from marketpulse_client.book import ChannelBook, Received, Signal
 from marketpulse_client.errors import MarketPulseError, StreamStopped
-from marketpulse_client.frames import CLOSE_ABNORMAL, CLOSE_POLICY, CLOSE_TOO_BIG
+from marketpulse_client.frames import CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_POLICY, CLOSE_TOO_BIG
 from marketpulse_client.liveness import ConnectionState, Liveness
 from marketpulse_client.problems import problem_error
 
@@ -41,7 +41,8 @@ log = logging.getLogger("marketpulse_client")
 MAX_FRAME_BYTES = 8 * 1024 * 1024
 OPEN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 2.0
-# A subscribe refused for now (rate_limited, unavailable) is sent again after this, doubling.
+# A subscribe refused for now (rate_limited, unavailable) is sent again after half of this to
+# all of it, doubling with each refusal; an accepted subscribe starts it over.
 RETRY_FIRST_S, RETRY_CAP_S = 1.0, 10.0
 # Handshake answers that would be the same on every retry.
 _FATAL_STATUSES = frozenset({400, 401, 403, 404, 405, 410, 426})
@@ -87,6 +88,14 @@ class Stream:
         """The book has ops to send (a channel was added or removed)."""
         self._wake.set()
 
+    def stop(self, error: MarketPulseError) -> None:
+        """Stop for good with `error` (kept if one is set). The reader stops after the
+        delivery it is in, if any: the caller may be inside that delivery, and cancels the
+        task running `run()` when it is not."""
+        if self.error is None:
+            self.error = error
+        self._set_state(ConnectionState.CLOSED)
+
     async def run(self) -> None:
         """Connect and reconnect until cancelled or stopped for good (then `error` is set)."""
         try:
@@ -94,7 +103,8 @@ class Stream:
                 retry_after = await self._connect_once()
                 if self.error is not None:
                     return
-                self._set_state(ConnectionState.RECONNECTING)
+                if self._book.diagnostics.connects:  # else still connecting, as at first
+                    self._set_state(ConnectionState.RECONNECTING)
                 delay = self._backoff.next_delay(retry_after)
                 log.info("stream reconnecting in %.2f s", delay)
                 await asyncio.sleep(delay)
@@ -162,13 +172,15 @@ class Stream:
             if e.rcvd is None:
                 return CLOSE_ABNORMAL, "the connection ended without a close frame"
             return e.rcvd.code, e.rcvd.reason
+        else:
+            return CLOSE_NORMAL, "closed by the client"
         finally:
             writer.cancel()
             watchdog.cancel()
             await asyncio.gather(writer, watchdog, return_exceptions=True)
-        return CLOSE_ABNORMAL, "the connection ended"  # pragma: no cover (recv only raises)
 
     async def _read(self, ws: ClientConnection) -> None:
+        """Until the connection ends (ConnectionClosed) or the client stops."""
         book, deliver, clock = self._book, self._deliver, time.monotonic
         live = ConnectionState.LIVE
         while True:
@@ -179,18 +191,23 @@ class Stream:
             if self.state is not live:
                 self._set_state(live)
             received = book.receive(text)
+            if received.accepted:
+                self._retry.attempt = 0
             if received.signal is not Signal.NONE:
                 self._signal(received.signal)
             if received.error is not None:
                 error = received.error
                 log.warning("stream error frame: %s %s", error.code, error.message)
-            if received.update is not None or received.failures:
+            if received.update is not None or received.failures or received.accepted:
                 await deliver(received)
+                if self.error is not None:  # a listener closed the client
+                    return
 
     def _signal(self, signal: Signal) -> None:
         if signal is Signal.RETRY_LATER:
-            self._hold_until = time.monotonic() + self._retry.ceiling()
-            self._retry.attempt += 1
+            # Equal jitter: never at once, and clients refused together spread out.
+            ceiling = self._retry.ceiling()
+            self._hold_until = time.monotonic() + (ceiling + self._retry.next_delay()) / 2
         self._wake.set()
 
     async def _write(self, ws: ClientConnection) -> None:
