@@ -88,6 +88,19 @@ async def test_broken_feeds_are_skipped_and_the_rest_still_count(
     assert sorted(result[unique]) == sorted([f"{unique} up", f"{unique} dated oddly"])
 
 
+async def test_a_round_where_every_feed_fails_keeps_the_stored_headlines(
+    redis: Redis, client: httpx.AsyncClient, unique: str
+) -> None:
+    """An outage of every feed says nothing about the news: the last headlines stay until
+    their TTL, rather than being replaced by "no headlines" for every asset."""
+    feeds = {"/good": rss(f"{unique} up"), "/error": Feed(b"oops", status=500)}
+    with FeedServer(feeds).running() as server:
+        await job(redis, client, [server.url("/good")], [unique]).refresh()
+        result = await job(redis, client, [server.url("/error")], [unique]).refresh()
+    assert result == {}
+    assert await stored(redis, unique) == [f"{unique} up"]
+
+
 async def test_a_trickling_feed_is_cut_off_at_the_deadline(client: httpx.AsyncClient) -> None:
     """A server dripping 16 bytes every 0.2 s cannot hold the fetch past its deadline."""
     with FeedServer({"/drip": Feed(b"<rss>" + b" " * 4000 + b"</rss>", drip_s=0.2)}).running() as s:

@@ -3,7 +3,8 @@
 Fetching is an upstream call, so exactly one replica does it (a Redis lease, renewed each
 round by its holder). The result is stored per asset (`sentiment_headlines_key`) with a TTL
 of a few rounds: if the job stops, stale news expires instead of being read for ever. A
-failing feed is logged and skipped; the others still count.
+failing feed is logged and skipped; the others still count. A round in which every feed
+failed stores nothing: an outage is not news, so the last headlines stay until they expire.
 """
 
 from __future__ import annotations
@@ -59,20 +60,26 @@ class NewsJob:
         ttl_s = 2 * max(interval_s, FETCH_DEADLINE_S)
         self._lease = Lease(redis, LEASE_JOB, owner, int(ttl_s * 1000))
 
-    async def _headlines_of(self, url: str) -> list[Headline]:
+    async def _headlines_of(self, url: str) -> list[Headline] | None:
+        """The feed's headlines; None when it could not be read."""
         try:
             return parse_feed(await fetch_feed(self._client, url))
         except FeedError as e:
             # The URL may carry a token in its query; the host says enough.
             log.warning("news feed skipped", host=httpx.URL(url).host, error=describe(e))
-            return []
+            return None
         except Exception:  # a feed the parser chokes on must not stop the rest
             log.exception("news feed unreadable; skipped", host=httpx.URL(url).host)
-            return []
+            return None
 
     async def refresh(self) -> dict[str, list[str]]:
-        """Fetch every feed once and store each asset's headlines; returns what was stored."""
-        per_feed = await asyncio.gather(*(self._headlines_of(url) for url in self._feeds))
+        """Fetch every feed once and store each asset's headlines; returns what was stored
+        (nothing when no feed could be read)."""
+        fetched = await asyncio.gather(*(self._headlines_of(url) for url in self._feeds))
+        per_feed = [feed for feed in fetched if feed is not None]
+        if not per_feed:
+            log.warning("no news feed answered; stored headlines kept", feeds=len(self._feeds))
+            return {}
         everything = deduplicate(h for feed in per_feed for h in feed)
         now = self._clock()
         selected = {a: select_for_asset(everything, a, now=now) for a in self._assets}
