@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -114,6 +115,82 @@ async def test_an_own_pending_entry_that_fails_again_waits_for_the_reclaim(
     assert await redis.xlen(dead) == 0
     (row,) = await redis.xpending_range(stream, cfg.group, min="-", max="+", count=10)
     assert (row["message_id"], row["times_delivered"]) == (failing, 2)
+
+
+async def idle_ms(redis: Redis, stream: str, group: str, entry: str) -> int:
+    (row,) = await redis.xpending_range(stream, group, min=entry, max=entry, count=1)
+    return int(row["time_since_delivered"])
+
+
+async def test_an_entry_reclaimed_while_its_batch_ran_is_left_to_its_new_owner(
+    redis: Redis, unique: str
+) -> None:
+    """A batch handled one entry at a time: a later entry that sat idle past claim-idle and
+    was taken by another replica is not handled here as well (one model call, not two)."""
+    stream = f"s-{unique}"
+    cfg_a, cfg_b = config(unique, "a", claim_idle_ms=1000), config(unique, "b", claim_idle_ms=1000)
+    await redis.xgroup_create(stream, cfg_a.group, id="0", mkstream=True)
+    entries = [await redis.xadd(stream, {"n": str(n)}) for n in range(3)]
+    b_handler = Recorder()
+    b = StreamConsumer(redis, [stream], b_handler, cfg_b)
+    a_seen: list[str] = []
+
+    async def slow(msg: StreamMessage) -> None:
+        a_seen.append(msg.id)
+        # The first runs past a third of claim-idle, so the second is claimed afresh; the
+        # second runs until the third has sat idle past claim-idle and another replica took it.
+        floor = 400 if msg.id == entries[0] else 1100
+        await eventually(
+            lambda: _at_least(idle_ms(redis, stream, cfg_a.group, entries[2]), floor),
+            what=f"the third entry idle for {floor} ms",
+        )
+        if msg.id == entries[1]:
+            await b.reclaim_stale()
+
+    a = StreamConsumer(redis, [stream], slow, cfg_a)
+    await asyncio.wait_for(a.read_new(), 10)
+    assert a_seen == entries[:2] and b_handler.done == entries[2:]
+    assert await pending_count(redis, stream, cfg_a.group) == 0
+
+
+async def test_a_long_batch_keeps_its_later_entries_from_being_reclaimed(
+    redis: Redis, unique: str
+) -> None:
+    """Each entry is claimed afresh just before its turn once the batch has run a while, so
+    its idle time counts from then: another replica's reclaim does not take it mid-handling."""
+    stream = f"s-{unique}"
+    cfg_a, cfg_b = config(unique, "a", claim_idle_ms=1000), config(unique, "b", claim_idle_ms=1000)
+    await redis.xgroup_create(stream, cfg_a.group, id="0", mkstream=True)
+    first = await redis.xadd(stream, {"n": "1"})
+    second = await redis.xadd(stream, {"n": "2"})
+    b_handler = Recorder()
+    b = StreamConsumer(redis, [stream], b_handler, cfg_b)
+    done: list[str] = []
+    read_at: list[float] = []
+
+    async def handler(msg: StreamMessage) -> None:
+        if msg.id == first:  # a third of claim-idle and more: the next entry is touched
+            read_at.append(time.monotonic())
+            await eventually(
+                lambda: _at_least(idle_ms(redis, stream, cfg_a.group, second), 500),
+                what="the second entry idle for a while",
+            )
+        else:  # read over claim-idle ago: without the touch, idle past it
+            await eventually(
+                lambda: asyncio.sleep(0, time.monotonic() - read_at[0] > 1.2),
+                what="the batch to have run past claim-idle",
+            )
+            await b.reclaim_stale()
+            assert await idle_ms(redis, stream, cfg_a.group, second) < 1000
+        done.append(msg.id)
+
+    a = StreamConsumer(redis, [stream], handler, cfg_a)
+    await asyncio.wait_for(a.read_new(), 10)
+    assert done == [first, second] and b_handler.seen == []
+
+
+async def _at_least(value: Awaitable[int], floor: int) -> bool:
+    return await value >= floor
 
 
 async def test_stale_entries_of_a_dead_consumer_are_reclaimed(redis: Redis, unique: str) -> None:

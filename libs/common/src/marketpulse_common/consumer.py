@@ -6,6 +6,10 @@ The contract every worker relies on:
   each once: one that fails again is left to the reclaim below;
 - entries idle longer than `claim_idle_ms` in any consumer (a dead replica, or a handler that
   failed) are reclaimed with XAUTOCLAIM and retried;
+- a batch is handled one entry at a time, and its later entries age while the earlier ones
+  run: once a batch has run for a third of `claim_idle_ms`, each entry is claimed afresh
+  (XCLAIM JUSTID, its idle time reset) just before its turn, and skipped if another consumer
+  has taken it meanwhile, so slow handlers (a model call) never handle an entry twice;
 - an entry delivered more than `max_deliveries` times, or whose handler raises PoisonMessage,
   goes to the dead-letter stream with the reason, and is acknowledged;
 - a missing group (Redis restarted without its data) is recreated at `0`, and the consumer
@@ -90,6 +94,16 @@ class ConsumerConfig:
             raise ValueError(f"block_ms must be in (0, {MAX_BLOCK_MS}]")
 
 
+# Claim an entry for its own consumer again (idle reset, delivery count unchanged) if that
+# consumer still holds it. KEYS: stream. ARGV: group, consumer, id.
+_CLAIM_IF_MINE_LUA = """
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #held == 0 then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"""
+
+
 @dataclass
 class ConsumerStats:
     processed: int = 0
@@ -113,6 +127,8 @@ class StreamConsumer:
         self._handler = handler
         self._cfg = config
         self._dead_letter_stream = dead_letter_stream
+        self._touch_after_s = config.claim_idle_ms / 3000
+        self._claim_if_mine = redis.register_script(_CLAIM_IF_MINE_LUA)
         self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -262,13 +278,25 @@ class StreamConsumer:
     ) -> None:
         if not entries:
             return
+        started = time.monotonic()
         deliveries = await self._deliveries(stream, entries) if count_deliveries else {}
         for entry_id, fields in entries:
+            if time.monotonic() - started > self._touch_after_s and not await self._still_mine(
+                stream, entry_id
+            ):
+                log.info("entry taken over while its batch ran; left to its new owner",
+                         stream=stream, id=entry_id)  # fmt: skip
+                continue
             msg = StreamMessage(stream, entry_id, fields, deliveries.get(entry_id, 1))
             if msg.deliveries > self._cfg.max_deliveries:
                 await self._dead_letter(msg, f"delivered {msg.deliveries} times")
                 continue
             await self._handle(msg)
+
+    async def _still_mine(self, stream: str, entry_id: str) -> bool:
+        """Reset the entry's idle time if this consumer still holds it; False if not."""
+        args = [self._cfg.group, self._cfg.consumer, entry_id]
+        return bool(await self._claim_if_mine(keys=[stream], args=args))
 
     async def _deliveries(
         self, stream: str, entries: list[tuple[str, dict[str, str]]]
