@@ -4,15 +4,17 @@ retried within bounds, and the budget, interval and cooldown hold."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Sentiment
-from marketpulse_common.keys import sentiment_cooldown_key
+from marketpulse_common.keys import sentiment_cooldown_key, sentiment_gate_key
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_sentiment import heuristic
 from marketpulse_sentiment.anthropic_provider import AnthropicProvider, request_estimate
@@ -38,6 +40,7 @@ from tests.integration.sentiment.fake_anthropic import (
 )
 from tests.integration.sentiment.model_setup import MODEL, model_settings
 from tests.unit.sentiment.inputs_factory import NOW, frame
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -217,6 +220,34 @@ async def test_the_hourly_token_budget_is_never_exceeded(
         await assess(provider, market("two"))
     assert caught.value.reason == "budget" and fake_anthropic.calls == 1
     assert (await CallBudget(own_redis, BudgetLimits(1, 1)).usage()).tokens <= budget
+
+
+async def test_the_asset_gate_lasts_the_deadline_while_asking_then_the_interval(
+    make: Any, fake_anthropic: FakeAnthropic, own_redis: Redis
+) -> None:
+    """A replica killed mid-call leaves a gate that expires with the deadline, so the event
+    reclaimed from it is assessed rather than refused for a whole interval."""
+    fake_anthropic.responder = always(replace(tool_reply(VALID_BULLISH), delay_s=1.0))
+    provider = make(sentiment_min_interval_s=600, sentiment_deadline_s=3.0)
+    asking = asyncio.create_task(assess(provider))
+    await eventually(lambda: asyncio.sleep(0, fake_anthropic.calls == 1), what="the model call")
+    assert 0 < await own_redis.pttl(sentiment_gate_key("bitcoin")) <= 3000
+    await asyncio.wait_for(asking, 10)
+    assert await own_redis.pttl(sentiment_gate_key("bitcoin")) > 590_000
+
+
+async def test_a_call_that_failed_gives_the_asset_its_turn_back(
+    make: Any, fake_anthropic: FakeAnthropic, own_redis: Redis
+) -> None:
+    """No answer, no interval: once the cooldown is over the asset may be asked at once."""
+    fake_anthropic.responder = always(OVERLOADED)
+    provider = make(sentiment_min_interval_s=600, anthropic_max_retries=0)
+    with pytest.raises(ProviderUnavailable):
+        await assess(provider)
+    assert not await own_redis.exists(sentiment_gate_key("bitcoin"))
+    await own_redis.delete(sentiment_cooldown_key())
+    fake_anthropic.responder = always(tool_reply(VALID_BULLISH))
+    assert (await assess(provider)).provider == "anthropic"
 
 
 async def test_an_asset_is_asked_about_at_most_once_per_interval(

@@ -8,7 +8,11 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
-from marketpulse_common.keys import sentiment_budget_key, sentiment_cooldown_key
+from marketpulse_common.keys import (
+    sentiment_budget_key,
+    sentiment_cooldown_key,
+    sentiment_gate_key,
+)
 from marketpulse_dev.embedded_redis import RedisServer
 from marketpulse_sentiment.budget import WINDOW_TTL_S, BudgetLimits, window_of
 from marketpulse_sentiment.budget_store import CallBudget
@@ -66,18 +70,37 @@ async def test_concurrent_replicas_never_overrun_the_budget(redis_server: RedisS
 
 
 async def test_an_asset_gets_one_turn_per_interval(own_redis: Redis) -> None:
-    """The first caller takes the turn; others are refused until the interval passes."""
+    """The first caller takes the turn; others are refused while it asks and, once it was
+    answered, until the interval passes."""
     throttle = CallThrottle(own_redis, min_interval_s=0.2)
-    assert await throttle.take_turn("bitcoin")
-    assert not await CallThrottle(own_redis, min_interval_s=0.2).take_turn("bitcoin")
-    assert await throttle.take_turn("ethereum")
-    await eventually(lambda: throttle.take_turn("bitcoin"), timeout=2, what="the next turn")
+    turn = await throttle.take_turn("bitcoin", in_flight_s=30)
+    assert turn is not None
+    assert await CallThrottle(own_redis, min_interval_s=0.2).take_turn("bitcoin", 30) is None
+    assert await throttle.take_turn("ethereum", in_flight_s=30)
+    await throttle.end_turn(turn, answered=True)
+    assert 0 < await own_redis.pttl(sentiment_gate_key("bitcoin")) <= 200
+    await eventually(lambda: throttle.take_turn("bitcoin", 30), timeout=2, what="the next turn")
+
+
+async def test_a_turn_without_an_answer_is_given_back_and_never_anothers(own_redis: Redis) -> None:
+    throttle = CallThrottle(own_redis, min_interval_s=60)
+    turn = await throttle.take_turn("bitcoin", in_flight_s=30)
+    assert turn is not None
+    await throttle.end_turn(turn, answered=False)
+    assert not await own_redis.exists(sentiment_gate_key("bitcoin"))
+    # A turn that outlived its gate: the next holder's gate is not ended by the late one.
+    other = await throttle.take_turn("bitcoin", in_flight_s=30)
+    assert other is not None
+    await throttle.end_turn(turn, answered=False)
+    await throttle.end_turn(turn, answered=True)
+    assert await own_redis.get(sentiment_gate_key("bitcoin")) == other.token
+    assert 25_000 < await own_redis.pttl(sentiment_gate_key("bitcoin")) <= 30_000
 
 
 async def test_no_interval_means_no_gate(own_redis: Redis) -> None:
     """MP_SENTIMENT_MIN_INTERVAL_S=0 lets every call through."""
     throttle = CallThrottle(own_redis, min_interval_s=0)
-    assert await throttle.take_turn("bitcoin") and await throttle.take_turn("bitcoin")
+    assert await throttle.take_turn("bitcoin", 30) and await throttle.take_turn("bitcoin", 30)
 
 
 async def test_a_shorter_cooldown_never_cuts_a_longer_one(own_redis: Redis) -> None:

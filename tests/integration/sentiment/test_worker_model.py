@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -29,6 +31,7 @@ from tests.integration.sentiment.fake_anthropic import (
     tool_reply,
 )
 from tests.integration.sentiment.model_setup import model_settings
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
 
@@ -118,6 +121,25 @@ async def test_an_outage_with_nothing_stored_serves_the_rules_marked_fallback(
     assert await w.refresh(ASSET) is not None
     s = await stored_sentiment(own_redis, ASSET)
     assert s is not None and s.provider == "anthropic" and not s.fallback
+
+
+async def test_a_replica_refused_its_turn_leaves_the_asset_to_the_one_asking(
+    make: Any, own_redis: Redis, fake_anthropic: FakeAnthropic
+) -> None:
+    """While one replica asks the model about an asset, another one's newer event publishes
+    nothing: a fallback from it would carry the newer ver, and the model's answer, arriving
+    with the older one, would then be dropped as stale."""
+    fake_anthropic.responder = always(replace(tool_reply(VALID_BULLISH), delay_s=1.0))
+    await seed(own_redis)
+    asking, refused = make(sentiment_min_interval_s=600), make(sentiment_min_interval_s=600)
+    first = asyncio.create_task(asking.refresh(ASSET))
+    await eventually(lambda: asyncio.sleep(0, fake_anthropic.calls == 1), what="the model call")
+    await publish_indicators(own_redis, ASSET, D1, rsi=60.0)
+    assert await refused.refresh(ASSET) is None
+    assert await asyncio.wait_for(first, 10) is not None
+    s = await stored_sentiment(own_redis, ASSET)
+    assert s is not None and s.provider == "anthropic" and not s.fallback
+    assert await sentiment_count(own_redis, ASSET) == 1
 
 
 async def test_the_budget_spent_leaves_the_rules_or_the_last_reading(

@@ -1,8 +1,8 @@
 """The `anthropic` provider: a Claude reading of the numbers, validated, bounded, optional.
 
 One assessment, in order:
-1. refuse at once (ProviderUnavailable) while the shared cooldown runs or another call
-   about this asset happened within the minimum interval;
+1. refuse at once (ProviderUnavailable) while the shared cooldown runs, or while another
+   call about this asset runs or answered within the minimum interval (throttle.py);
 2. ask, each request first booking one call and its token estimate in the hourly budget
    (refused when over), retried on 429 / 5xx / 529 / timeouts within the deadline;
 3. validate (contract.py) and screen (screening.py) the answer; if it fails, ask once more
@@ -20,6 +20,8 @@ import random
 from collections.abc import Callable
 from datetime import datetime
 
+from redis.exceptions import RedisError
+
 from marketpulse_common.events import Sentiment
 from marketpulse_common.logs import describe, get_logger
 from marketpulse_sentiment import heuristic
@@ -32,13 +34,13 @@ from marketpulse_sentiment.contract import (
     parse_answer,
     tool_definition,
 )
-from marketpulse_sentiment.errors import CallFailed, InvalidAnswer, ProviderUnavailable
+from marketpulse_sentiment.errors import INTERVAL, CallFailed, InvalidAnswer, ProviderUnavailable
 from marketpulse_sentiment.inputs import SentimentInput
 from marketpulse_sentiment.metrics import MODEL_REQUESTS, MODEL_TOKENS, REJECTED_ANSWERS
 from marketpulse_sentiment.prompt import SYSTEM_PROMPT, user_message
 from marketpulse_sentiment.retry_policy import RetryPolicy, cooldown_s
 from marketpulse_sentiment.screening import screen
-from marketpulse_sentiment.throttle import CallThrottle
+from marketpulse_sentiment.throttle import CallThrottle, Turn
 
 log = get_logger(__name__)
 
@@ -81,10 +83,13 @@ class AnthropicProvider:
         Raises ProviderUnavailable when the model was not (or could not be) asked.
         """
         anchor = heuristic.assess(inp, input_hash=input_hash, now=now)
-        await self._admit(inp.asset)
+        turn = await self._admit(inp.asset)
+        answered = False
         try:
             answer = await self._answer_within_deadline(inp, anchor.score)
+            answered = True
         except InvalidAnswer as e:
+            answered = True  # the model was asked: the interval holds
             REJECTED_ANSWERS.inc()
             log.warning(
                 "model answers rejected twice; storing the rule-based reading as a fallback",
@@ -92,6 +97,8 @@ class AnthropicProvider:
                 problems=e.problems,
             )
             return anchor.model_copy(update={"fallback": True})
+        finally:
+            await self._end_turn(turn, answered)
         return Sentiment(
             asset=inp.asset,
             label=answer.label,
@@ -108,12 +115,20 @@ class AnthropicProvider:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def _admit(self, asset: str) -> None:
+    async def _admit(self, asset: str) -> Turn:
         left = await self._throttle.cooldown_left_s()
         if left is not None:
             raise ProviderUnavailable("cooldown", f"{left:.0f} s left")
-        if not await self._throttle.take_turn(asset):
-            raise ProviderUnavailable("interval", "asked about this asset recently")
+        turn = await self._throttle.take_turn(asset, in_flight_s=self._deadline_s)
+        if turn is None:
+            raise ProviderUnavailable(INTERVAL, "being asked, or asked recently, elsewhere")
+        return turn
+
+    async def _end_turn(self, turn: Turn, answered: bool) -> None:
+        try:
+            await self._throttle.end_turn(turn, answered=answered)
+        except RedisError as e:  # the gate still expires with the deadline
+            log.warning("asset gate not updated", asset=turn.asset, error=describe(e))
 
     async def _answer_within_deadline(self, inp: SentimentInput, anchor: float) -> ModelAnswer:
         deadline = asyncio.get_running_loop().time() + self._deadline_s

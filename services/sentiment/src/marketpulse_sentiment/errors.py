@@ -18,6 +18,10 @@ class SentimentError(MarketpulseError):
     """Root of every error raised by the sentiment service."""
 
 
+# ProviderUnavailable.reason when another caller has the asset's turn (throttle.py).
+INTERVAL = "interval"
+
+
 class ProviderUnavailable(SentimentError):
     """No usable answer this time; `reason` is a short, stable word for logs and metrics."""
 

@@ -7,11 +7,14 @@ cost nothing come before the provider, which may cost money:
   reclaimed event, a slower replica) is dropped before anything is asked;
 - the input hash: an input (rounded) equal to the stored sentiment's is not assessed again.
 
-When the provider cannot answer (interval, budget, cooldown, outage) the last reading stays
-served: the gateway marks it stale by age, and no other service notices. Only when there is
-no reading yet, or the stored one is already a fallback, is the rule-based reading published
+When the provider cannot answer (budget, cooldown, outage) the last reading stays served:
+the gateway marks it stale by age, and no other service notices. Only when there is no
+reading yet, or the stored one is already a fallback, is the rule-based reading published
 in its place (`fallback=True`), stamped with the heuristic's own input hash so the model is
-asked again as soon as it may be.
+asked again as soon as it may be. Refused its turn at the asset ("interval": another replica
+is asking, or asked within the minimum interval), the worker publishes nothing at all: that
+replica publishes, and a fallback from here would carry a newer ver than its answer, which
+would then be dropped as stale.
 
 With tracing on, the refresh continues the trace of the event that triggered it (its `tp`),
 and the sentiment it publishes carries the refresh's own context on to the gateway's fan-out.
@@ -34,7 +37,7 @@ from marketpulse_common.timeframes import Timeframe
 from marketpulse_common.tracing import span, span_from_entry
 from marketpulse_sentiment import heuristic
 from marketpulse_sentiment.cache import AssetState, read_asset_state
-from marketpulse_sentiment.errors import ProviderUnavailable
+from marketpulse_sentiment.errors import INTERVAL, ProviderUnavailable
 from marketpulse_sentiment.inputs import SentimentInput, build_input, input_hash
 from marketpulse_sentiment.metrics import MODEL_SKIPPED, PUBLISHED
 from marketpulse_sentiment.providers import Provider
@@ -125,6 +128,9 @@ class SentimentWorker:
                 return await self._provider.assess(inp, input_hash=digest, now=now)
         except ProviderUnavailable as e:
             MODEL_SKIPPED.labels(reason=e.reason).inc()
+            if e.reason == INTERVAL:
+                log.debug("another replica has this asset's turn", asset=inp.asset)
+                return None
             if last is not None and not last.fallback:
                 log.info("provider unavailable; last sentiment kept", asset=inp.asset, why=str(e))
                 return None
