@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from marketpulse_compute import indicators as ind
 from marketpulse_compute.features import (
@@ -127,6 +128,13 @@ def test_log_return_over_a_span() -> None:
     out = log_return(close, 2)
     assert np.isnan(out[:2]).all()
     np.testing.assert_allclose(out[2:], [math.log(1.21), math.log(1.21)])
+
+
+@pytest.mark.parametrize("volume", [5.0, 0.1, 3.3, 1234.567, 12345.678901])
+def test_volume_zscore_of_any_flat_window_is_exactly_zero(volume: float) -> None:
+    """A raw mean of equal floats need not round back to that float: the z of a flat window
+    was then ±1 (rounding noise over rounding noise), read by the model as a volume signal."""
+    assert (volume_zscore(np.full(30, volume), 20)[19:] == 0.0).all()
 
 
 def test_volume_zscore_of_a_flat_window_is_zero_and_a_spike_is_positive() -> None:

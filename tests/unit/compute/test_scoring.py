@@ -75,6 +75,14 @@ def test_verdicts_need_enough_forecasts_and_a_significant_difference() -> None:
     assert verdict(MIN_SCORED, None) == "no better"
 
 
+def test_paired_z_ignores_differences_that_are_only_rounding() -> None:
+    """Squared errors are of order 0.1: differences of 1e-20 are the last bits of two equal
+    forecasts, not evidence; a z from them would call a copy of a baseline 'beats'."""
+    noise = np.array([3e-20, 1e-20, 2e-20, -1e-20] * 25)
+    assert paired_z(noise) is None
+    assert verdict(100, paired_z(noise)) == "no better"
+
+
 def test_paired_z_is_undefined_without_spread() -> None:
     """Identical differences (or one) have no standard error."""
     assert paired_z(np.array([0.1, 0.1, 0.1])) is None

@@ -135,12 +135,13 @@ def volume_zscore(volume: FloatArray, period: int) -> FloatArray:
     """
     out = np.full(volume.size, np.nan)
     if volume.size >= period:
-        logs = np.log1p(volume)
-        windows = np.lib.stride_tricks.sliding_window_view(logs, period)
-        mean = windows.mean(axis=1)
-        std = windows.std(axis=1)
-        z = np.divide(logs[period - 1 :] - mean, std, out=np.zeros_like(std), where=std > 0)
-        out[period - 1 :] = z
+        windows = np.lib.stride_tricks.sliding_window_view(np.log1p(volume), period)
+        # Taken about each window's last value, so a flat window is exactly 0 (a raw mean of
+        # equal floats need not round back to that float, and its z was then ±1).
+        deviation = windows - windows[:, -1:]
+        mean = deviation.mean(axis=1)
+        std = np.sqrt(((deviation - mean[:, np.newaxis]) ** 2).mean(axis=1))
+        out[period - 1 :] = np.divide(-mean, std, out=np.zeros_like(std), where=std > 0)
     return out
 
 

@@ -103,13 +103,20 @@ def skill_score(model: Predictions, reference: Predictions, out: Outcomes) -> Sk
     )
 
 
+# Per-forecast score differences at or below this are floating-point residue.
+ROUNDING = 1e-12
+
+
 def paired_z(differences: FloatArray) -> float | None:
     """mean / standard error of paired differences; None when it is undefined."""
     if differences.size < 2:
         return None
     sd = float(np.std(differences, ddof=1))
-    # Equal differences leave a rounding residue, not a spread: no standard error then.
-    if sd <= 1e-12 * float(np.max(np.abs(differences))):
+    largest = float(np.max(np.abs(differences)))
+    # Equal differences leave a rounding residue, not a spread: no standard error then. And
+    # the scores compared are of order 0.1, so differences below 1e-12 are rounding too
+    # (two equal forecasts computed apart): no evidence either way.
+    if largest <= ROUNDING or sd <= 1e-12 * largest:
         return None
     return float(np.mean(differences)) / (sd / math.sqrt(differences.size))
 
