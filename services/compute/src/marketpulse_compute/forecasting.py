@@ -54,18 +54,22 @@ class Forecasting:
         self._store = ForecastStore(redis)
         self._publisher = Publisher(redis, source=SOURCE)
 
-    async def handle(self, asset: str, tf: Timeframe, cols: Columns, progress: Progress) -> None:
-        """Do whatever `progress` says is missing for the history's newest candle."""
+    async def handle(self, asset: str, tf: Timeframe, cols: Columns, progress: Progress) -> bool:
+        """Do whatever `progress` says is missing for the history's newest candle; True when
+        its forecast was published now."""
         t = int(cols.open_time[-1])
         stored = None
         if not progress.forecast_recorded:
             stored = await self.record(asset, tf, cols)
         elif not progress.forecast_published:
             stored = await self._store.get(asset, tf, t)
+        published = None
         if stored is not None and not progress.forecast_published:
-            await self._publisher.publish(Channel(ChannelKind.FORECAST, asset, tf), stored, ver=t)
+            channel = Channel(ChannelKind.FORECAST, asset, tf)
+            published = await self._publisher.publish(channel, stored, ver=t)
         if not progress.evaluation:
             await self.publish_evaluation(asset, tf, cols)
+        return published is not None
 
     async def record(self, asset: str, tf: Timeframe, cols: Columns) -> Forecast | None:
         """Record the live forecast and any missing backtest ones; what is stored for `t`."""

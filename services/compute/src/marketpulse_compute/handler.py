@@ -96,8 +96,9 @@ class CandleHandler:
         if not progress.indicators:
             await self._publish_indicators(event, history)
         if not progress.forecasting_done:
-            await self._forecasting.handle(event.asset, event.tf, history.columns(), progress)
-            if event.stored_at:
+            cols = history.columns()
+            published = await self._forecasting.handle(event.asset, event.tf, cols, progress)
+            if published and event.stored_at:
                 FORECAST_LAG.observe(max(0.0, time.time() - event.stored_at))
 
     async def _publish_indicators(self, event: CandleEvent, history: Window) -> None:
