@@ -73,12 +73,12 @@ def grid_slot(interval_s: float, phase_s: float, now: float) -> int:
     return round((now - phase_s) / interval_s)
 
 
-async def run_holding(lease: Lease, ttl_s: float, body: JobBody) -> bool:
+async def run_holding(lease: Lease, ttl_s: float, body: JobBody) -> None:
     """Run `body` while renewing `lease` every third of its TTL, so a run that outlasts the
     TTL (waiting for upstream budget, say) is not joined by a second replica. When the lease
     is lost all the same (it expired while Redis or this loop stalled, and another replica
-    took it), the body is cancelled: the job never runs on two replicas at once. Returns
-    whether the body ran to its end."""
+    took it), the body is cancelled (and logged): the job never runs on two replicas at once.
+    The body's own error is raised."""
 
     async def lost() -> None:
         while True:
@@ -100,9 +100,8 @@ async def run_holding(lease: Lease, ttl_s: float, body: JobBody) -> bool:
         await asyncio.gather(keeper, work, return_exceptions=True)
     if work.cancelled():
         log.warning("lost a job lease while running; the run was stopped", job=lease.job)
-        return False
+        return
     work.result()  # the body's own error, for the caller
-    return True
 
 
 class LeasedScheduler:
