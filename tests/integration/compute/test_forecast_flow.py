@@ -54,6 +54,22 @@ async def test_the_first_event_backtests_the_history_and_records_a_live_forecast
     assert evaluation.model_version == published.model_version
 
 
+async def test_a_forecast_made_after_later_candles_were_cached_is_not_live(
+    compute: Compute,
+) -> None:
+    """An event handled late (a backlog after an outage): its candle is no longer the newest,
+    so its outcome may be known already; its forecast is recorded as a backtest and never
+    enters the live scorecard, which promises forecasts made before their outcome."""
+    candles = make_candles(260)
+    await cache_candles(compute.redis, compute.asset, candles)
+    late = candles[-3]
+    await compute.announce(late)
+    published = await compute.wait_for_forecast(late.t)
+    assert published.source == "backtest"
+    assert (await compute.ledger())[late.t].source == "backtest"
+    assert (await compute.wait_for_evaluation(late.t)).live.n == 0
+
+
 async def test_the_evaluation_is_reproducible_from_the_ledger_and_the_candles(
     compute: Compute,
 ) -> None:
@@ -62,9 +78,10 @@ async def test_the_evaluation_is_reproducible_from_the_ledger_and_the_candles(
     await cache_candles(compute.redis, compute.asset, candles[:280])
     await compute.announce(candles[279])
     await compute.wait_for_evaluation(candles[279].t)
-    for candle in candles[280:]:
+    for candle in candles[280:]:  # each handled before the next closes, as live ones are
         await cache_candles(compute.redis, compute.asset, [candle])
         await compute.announce(candle)
+        await compute.wait_for_forecast(candle.t)
     published = await compute.wait_for_evaluation(candles[-1].t)
     assert published.live.n == 20  # live from candle 279 on; all but the newest resolved
     again = await recompute_evaluation(compute, candles[-1].t)

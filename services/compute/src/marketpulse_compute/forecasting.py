@@ -3,7 +3,10 @@
 The thin shell around the pure core (forecaster, forecast_record, evaluation):
 1. record: the live forecast at the candle, plus a walk-forward backtest of every earlier
    cached candle that has no recorded forecast yet (all of them on the first window, the
-   gaps after an outage later), written once per candle (forecast_store);
+   gaps after an outage later), written once per candle (forecast_store). A candle handled
+   only after later ones were cached (a backlog) gets a backtest instead of a live forecast:
+   its outcome may be known by then, and the live scorecard counts only forecasts that
+   were made before it;
 2. publish the recorded forecast on `forecast:{asset}:{tf}` with ver = the candle's time;
 3. evaluate every recorded forecast against the cached candles and publish the result on
    `evaluation:{asset}:{tf}`, exporting drift as it goes.
@@ -54,13 +57,21 @@ class Forecasting:
         self._store = ForecastStore(redis)
         self._publisher = Publisher(redis, source=SOURCE)
 
-    async def handle(self, asset: str, tf: Timeframe, cols: Columns, progress: Progress) -> bool:
-        """Do whatever `progress` says is missing for the history's newest candle; True when
-        its forecast was published now."""
+    async def handle(
+        self,
+        asset: str,
+        tf: Timeframe,
+        cols: Columns,
+        progress: Progress,
+        *,
+        superseded: bool = False,
+    ) -> bool:
+        """Do whatever `progress` says is missing for the history's newest candle (not the
+        newest cached if `superseded`); True when its forecast was published now."""
         t = int(cols.open_time[-1])
         stored = None
         if not progress.forecast_recorded:
-            stored = await self.record(asset, tf, cols)
+            stored = await self.record(asset, tf, cols, superseded=superseded)
         elif not progress.forecast_published:
             stored = await self._store.get(asset, tf, t)
         published = None
@@ -71,8 +82,11 @@ class Forecasting:
             await self.publish_evaluation(asset, tf, cols)
         return published is not None
 
-    async def record(self, asset: str, tf: Timeframe, cols: Columns) -> Forecast | None:
-        """Record the live forecast and any missing backtest ones; what is stored for `t`."""
+    async def record(
+        self, asset: str, tf: Timeframe, cols: Columns, *, superseded: bool = False
+    ) -> Forecast | None:
+        """Record the live forecast (a backtest one if `superseded`) and any missing backtest
+        ones; what is stored for `t`."""
         config = self._config.forecast
         history = prepare(cols, tf.seconds, config)
         live = live_forecast(history, config)
@@ -87,7 +101,9 @@ class Forecasting:
         missing = [j for j in range(history.size - 1) if times[j] not in known]
         backtest = walk_forward(history, missing, config)
         records = [forecast_record(history, p, context, "backtest") for p in backtest]
-        records.append(forecast_record(history, live, context, "live"))
+        records.append(
+            forecast_record(history, live, context, "backtest" if superseded else "live")
+        )
         written, stored = await self._store.record(asset, tf, records)
         log.debug("forecasts recorded", asset=asset, tf=tf.value, t=times[-1], written=written)
         return stored

@@ -90,14 +90,17 @@ class CandleHandler:
             # Replays (a restart, a reclaimed entry) cost a few reads instead of a computation.
             log.debug("candle already handled", asset=event.asset, tf=event.tf.value, t=t)
             return
-        history = await self._load_history(event)
-        if history is None:
+        loaded = await self._load_history(event)
+        if loaded is None:
             return
+        history, superseded = loaded
         if not progress.indicators:
             await self._publish_indicators(event, history)
         if not progress.forecasting_done:
             cols = history.columns()
-            published = await self._forecasting.handle(event.asset, event.tf, cols, progress)
+            published = await self._forecasting.handle(
+                event.asset, event.tf, cols, progress, superseded=superseded
+            )
             if published and event.stored_at:
                 FORECAST_LAG.observe(max(0.0, time.time() - event.stored_at))
 
@@ -115,8 +118,9 @@ class CandleHandler:
             stored=published is not None,
         )
 
-    async def _load_history(self, event: CandleEvent) -> Window | None:
-        """The cached candles ending at the event's; None when that candle can never come."""
+    async def _load_history(self, event: CandleEvent) -> tuple[Window, bool] | None:
+        """The cached candles ending at the event's, and whether newer candles are cached;
+        None when that candle can never come."""
         t = event.candle.t
         cached = await read_window(self._redis, event.asset, event.tf, t, self._history_size)
         history = window_from_members(event.tf, cached.members)
@@ -131,4 +135,4 @@ class CandleHandler:
         if last != event.candle:
             # The cache is the single source of truth; the event only says where to look.
             log.warning("event candle differs from the cache; using the cache", t=t)
-        return history
+        return history, cached.newer > 0
