@@ -119,8 +119,9 @@ export interface FeatureContribution {
  * P(up) and expected return of the next `horizon` candles, made at candle `origin`.
  *
  * Returns are simple returns from the close of `origin` to the close of `resolves_at`.
- * `source` is "live" when made as that candle closed, "backtest" when filled in by the
- * walk-forward over cached history (still only from candles up to `origin`).
+ * `source` is "live" when made as that candle closed, while it was the newest candle cached;
+ * "backtest" when filled in by the walk-forward over cached history, or made only after
+ * later candles were cached (still only from candles up to `origin`).
  *
  * This interface was referenced by `AsyncAPIDocument`'s JSON-Schema
  * via the `definition` "Forecast".
