@@ -75,6 +75,25 @@ async def test_a_hole_the_upstream_cannot_fill_is_given_up_after_three_tries(
     assert len(coingecko.calls) == calls + HoleLedger.MAX_ATTEMPTS
 
 
+async def test_holes_beyond_a_runs_cap_keep_their_attempts_until_asked(
+    coingecko: FakeCoinGecko, refresher: Refresher, redis: Redis, unique: str
+) -> None:
+    """Four holes, one ask per run: each is asked in its turn. Counting an attempt for every
+    hole found, asked or not, spent the last one's three tries before it was ever asked, and
+    it stayed missing for a week."""
+    key = candles_key(unique, H1)
+    members = await redis.zrange(key, 0, -1, withscores=True)
+    before = [m for m, _ in members]
+    middle = len(members) // 2
+    for k in (-4, -2, 0, 2):
+        await redis.zremrangebyscore(key, members[middle + k][1], members[middle + k][1])
+    calls = len(coingecko.calls)
+    for _ in range(4):
+        await refresher.repair_gaps(int(time.time()), max_fetches=1, lag_grace_s=900)
+    assert await redis.zrange(key, 0, -1) == before
+    assert len(coingecko.calls) == calls + 4
+
+
 async def test_a_cache_left_behind_is_brought_up_to_date(
     coingecko: FakeCoinGecko, refresher: Refresher, redis: Redis, unique: str
 ) -> None:

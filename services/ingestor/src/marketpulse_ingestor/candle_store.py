@@ -86,14 +86,18 @@ class HoleLedger:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    async def try_again(self, asset: str, tf: Timeframe, first_open: int) -> bool:
-        """Count one more attempt at the hole starting at `first_open`; False when spent."""
+    async def spent(self, asset: str, tf: Timeframe, first_open: int) -> bool:
+        """Whether the hole starting at `first_open` has had all its attempts."""
+        attempts = await self._redis.hget(gap_attempts_key(asset, tf), str(first_open))
+        return attempts is not None and int(attempts) >= self.MAX_ATTEMPTS
+
+    async def attempted(self, asset: str, tf: Timeframe, first_open: int) -> None:
+        """Count one attempt at the hole: a call was made for it (a refused one is not)."""
         key = gap_attempts_key(asset, tf)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, str(first_open), 1)
             pipe.expire(key, self.TTL_S)
-            attempts, _ = await pipe.execute()
-        return int(attempts) <= self.MAX_ATTEMPTS
+            await pipe.execute()
 
 
 def _decode_all(raw: Sequence[str], asset: str, tf: Timeframe) -> list[Candle]:

@@ -156,7 +156,10 @@ class Refresher:
                 if asks >= max_fetches:
                     return written
                 asks += 1
+                # A refused call (CallRefused: a pause, an open circuit) raises past this:
+                # only an ask that reached the upstream spends one of the hole's attempts.
                 written += await self._isolated(asset, tf, self._fill(asset, tf, hole, now))
+                await self._holes.attempted(asset, tf, hole.first)
             newest = await self._store.newest_open(asset, tf)
             behind = newest is not None and newest < tf.last_closed_open(now - lag_grace_s)
             if behind and asks < max_fetches:
@@ -212,7 +215,7 @@ class Refresher:
         for hole in reversed(holes):  # newest first: they matter most to a chart
             if reach is not None and hole.last < reach:
                 continue  # the source no longer has it
-            if await self._holes.try_again(asset, tf, hole.first):
+            if not await self._holes.spent(asset, tf, hole.first):
                 asked.append(hole)
         return asked
 
