@@ -111,19 +111,29 @@ async def next_frame(ws: ClientConnection, timeout: float = 5.0) -> Frame:
 
 
 class ChannelState:
-    """A client's view of one channel: applies snapshots and deltas, insists on no gaps."""
+    """A client's view of one channel: applies snapshots and deltas, insists on no gaps.
+
+    Like the client libraries, it takes a snapshot only when one is due: first (a new state
+    awaits its snapshot) and right after `subscribed` with `recovered: false`; any other is
+    a server bug and fails the test."""
 
     def __init__(self) -> None:
         self.seq: str | None = None
         self.epoch: str | None = None
         self.value: Any = None
         self.seqs: list[str] = []
+        self.awaiting = True
 
     def apply(self, frame: Frame) -> None:
-        if frame["type"] == "snapshot":
+        if frame["type"] == "subscribed":
+            self.awaiting = not frame["recovered"]
+        elif frame["type"] == "snapshot":
+            assert self.awaiting, f"a snapshot no subscribed asked for: {frame}"
+            self.awaiting = False
             self.seq, self.epoch, self.value = frame["seq"], frame["epoch"], frame["data"]
             self.seqs = [frame["seq"]] if frame["seq"] else []
         elif frame["type"] == "delta":
+            assert not self.awaiting, f"a delta before the snapshot: {frame}"
             assert frame["prev_seq"] == self.seq, f"gap: {frame['prev_seq']} after {self.seq}"
             self.seq, self.epoch = frame["seq"], frame["epoch"]
             self.value = apply_delta(self.value, frame["data"])
@@ -148,6 +158,7 @@ async def subscribe(
     subscribed = await next_frame(ws)
     assert subscribed["type"] == "subscribed", subscribed
     state = ChannelState()
+    state.apply(subscribed)
     if not subscribed["recovered"]:
         state.apply(await next_frame(ws))
     return subscribed, state

@@ -128,17 +128,23 @@ def test_deltas_carry_changed_fields_only_when_they_follow() -> None:
 
 
 def held(socket: FakeSocket) -> dict[str, object] | None:
-    """The value a client holds after the frames it got (DESIGN §7's rules): a snapshot
-    replaces it, a delta that follows the held seq is merged (null removes a field)."""
+    """The value a client holds after the frames it got, by the clients' rules: a snapshot
+    replaces it only right after `subscribed` (recovered: false) asked for one, a delta that
+    follows the held seq is merged (null removes a field)."""
     value: dict[str, object] | None = None
     seq: str | None = None
+    awaiting = False
     for frame in socket.decoded():
-        if isinstance(frame, SnapshotFrame):
+        if isinstance(frame, Subscribed):
+            awaiting = not frame.recovered
+            continue
+        if isinstance(frame, SnapshotFrame) and awaiting:
             value, seq = frame.data, frame.seq
         elif isinstance(frame, Delta):
             assert frame.prev_seq == seq, "the client would see a gap"
             merged = {**(value or {}), **frame.data}
             value, seq = {k: v for k, v in merged.items() if v is not None}, frame.seq
+        awaiting = False
     return value
 
 
@@ -169,6 +175,38 @@ def test_a_first_entry_that_names_a_prev_is_a_fresh_snapshot() -> None:
     hub.publish(event("3-0", "2-0", {"p": 3}))
     assert held(socket) == {"p": 3}
     assert socket.types_and_seqs()[-2:] == [("subscribed", None), ("snapshot", "3-0")]
+
+
+def test_a_resync_while_joining_reaches_the_client_as_a_snapshot_it_takes() -> None:
+    """History went back (or skipped) while a client's snapshot was being read, and its read
+    came back older than the resync entry: it gets `subscribed` and the entry's snapshot after
+    its own, since a client takes no snapshot unasked; a bare snapshot would be dropped and
+    it would hold the old value until the next delta showed a gap."""
+    hub, socket = Hub(), FakeSocket()
+    hub.prime(event("1-0", "", {"p": 1}))
+    sub = hub.subscribe(hub.connect(socket, ROOMY), CHANNEL)
+    hub.publish(event("3-0", "2-0", {"p": 3}))  # follows 2-0, which this process never read
+    hub.start(sub, snapshot("1-0", {"p": 1, "x": 1}))
+    assert held(socket) == {"p": 3}
+    assert socket.types_and_seqs() == [
+        ("subscribed", None),
+        ("snapshot", "1-0"),
+        ("subscribed", None),
+        ("snapshot", "3-0"),
+    ]
+    hub.publish(event("4-0", "3-0", {"p": 4}))
+    assert held(socket) == {"p": 4}
+
+
+def test_a_resync_older_than_a_joining_clients_snapshot_is_skipped_whole() -> None:
+    """A joining client whose own read is already past the resync entry gets neither of its
+    frames: a lone `subscribed` would leave it awaiting a snapshot that never comes."""
+    hub, socket = Hub(), FakeSocket()
+    hub.prime(event("1-0", "", {"p": 1}))
+    sub = hub.subscribe(hub.connect(socket, ROOMY), CHANNEL)
+    hub.publish(event("3-0", "2-0", {"p": 3}))
+    hub.start(sub, snapshot("3-0", {"p": 3}))
+    assert socket.types_and_seqs() == [("subscribed", None), ("snapshot", "3-0")]
 
 
 def test_slow_client_is_closed_without_touching_others() -> None:

@@ -143,24 +143,41 @@ class Subscription:
     def __init__(self, outbox: Outbox, channel: str) -> None:
         self.outbox = outbox
         self.channel = channel
-        self.buffer: list[tuple[SeqKey, Outgoing]] | None = []
+        # While joining: each entry's frames, kept together (a resync is two frames).
+        self.buffer: list[tuple[SeqKey, tuple[Outgoing, ...]]] | None = []
         self.floor: SeqKey = (0, 0)
 
     def offer(self, key: SeqKey, frame: Outgoing) -> bool:
+        """Send the frame of the entry at `key` unless the client has it (buffer it while
+        joining); the fan-out's inner loop, so one frame and no allocation."""
         if self.buffer is not None:
-            self.buffer.append((key, frame))
-            if len(self.buffer) > MAX_PENDING_EVENTS:
-                self.outbox.close(CLOSE_SLOW)
-            return False
+            return self._hold(key, (frame,))
         if key <= self.floor:
             return False
         self.floor = key
         return self.outbox.offer(frame)
 
+    def offer_all(self, key: SeqKey, frames: tuple[Outgoing, ...]) -> int:
+        """`offer` for an entry sent as several frames, which go out together or not at all;
+        returns the frames sent."""
+        if self.buffer is not None:
+            return self._hold(key, frames)
+        if key <= self.floor:
+            return 0
+        self.floor = key
+        return sum(self.outbox.offer(frame) for frame in frames)
+
     def go_live(self, floor: SeqKey) -> int:
         buffered, self.buffer = self.buffer or [], None
         self.floor = floor
-        return sum(self.offer(key, frame) for key, frame in buffered)
+        return sum(self.offer_all(key, frames) for key, frames in buffered)
+
+    def _hold(self, key: SeqKey, frames: tuple[Outgoing, ...]) -> bool:
+        assert self.buffer is not None
+        self.buffer.append((key, frames))
+        if len(self.buffer) > MAX_PENDING_EVENTS:
+            self.outbox.close(CLOSE_SLOW)
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,25 +302,24 @@ class Hub:
     def _resync(
         self, event: ChannelEvent, value: Any, subscribers: tuple[Subscription, ...]
     ) -> None:
-        """History went back: live subscribers restart from this entry as a snapshot."""
-        subscribed = outgoing(
-            encode_frame(Subscribed(channel=event.channel, epoch=event.epoch, recovered=False))
+        """History went back: subscribers restart from this entry as `subscribed` (recovered:
+        false) and a snapshot, the only snapshot a client takes unasked. One still joining
+        holds both until its own read decides, like any event; one that joined from a
+        snapshot at least as new as this entry skips it."""
+        frames = (
+            outgoing(
+                encode_frame(Subscribed(channel=event.channel, epoch=event.epoch, recovered=False))
+            ),
+            outgoing(
+                encode_frame(
+                    SnapshotFrame(
+                        channel=event.channel, epoch=event.epoch, seq=event.seq, data=value
+                    )
+                )
+            ),
         )
-        snapshot = outgoing(
-            encode_frame(
-                SnapshotFrame(channel=event.channel, epoch=event.epoch, seq=event.seq, data=value)
-            )
-        )
-        key, sent = event.key, 0
-        for sub in subscribers:
-            if sub.buffer is not None:
-                sub.offer(key, snapshot)  # still joining: its own snapshot read decides
-                continue
-            if key <= sub.floor:
-                continue  # it joined from a snapshot at least as new as this entry
-            sub.floor = key
-            sent += sub.outbox.offer(subscribed) + sub.outbox.offer(snapshot)
-        self._on_sent(sent)
+        key = event.key
+        self._on_sent(sum(sub.offer_all(key, frames) for sub in subscribers))
 
     def _last_good(self, channel: str) -> SnapshotFrame:
         latest = self._latest.get(channel)
