@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from marketpulse_common.errors import PoisonMessage
 from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+from marketpulse_gateway.channel_event import seq_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +24,23 @@ class Rejected:
     reason: str
 
 
-def read_stored(fields: Mapping[str, str]) -> Snapshot | Rejected | None:
-    """The snapshot in `fields` (a snapshot hash as read; None when empty), checked."""
+def read_stored(
+    fields: Mapping[str, str], *, newest: str | None = None
+) -> Snapshot | Rejected | None:
+    """The snapshot in `fields` (a snapshot hash as read; None when empty), checked.
+
+    Its seq must be a stream position, and, when `newest` (the id of its stream's newest
+    entry, if it has one) is given, not beyond it: the publisher writes the two together, so
+    a seq ahead of the stream was not written by it, and a subscriber joining from it would
+    take every live update for one it already holds."""
     try:
         snapshot = snapshot_from_fields(fields)
-        if snapshot is not None:
-            snapshot.decode()
+        if snapshot is None:
+            return None
+        snapshot.decode()
+        key = seq_key(snapshot.seq)
+        if newest is not None and key > seq_key(newest):
+            return Rejected(f"seq {snapshot.seq} is beyond its stream's newest entry {newest}")
     except PoisonMessage as e:
         return Rejected(str(e))
     except (KeyError, ValueError) as e:

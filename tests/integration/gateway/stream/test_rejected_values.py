@@ -82,3 +82,25 @@ async def test_a_replay_cut_short_by_its_read_is_not_passed_off_as_complete(
     position = Position(epoch=held.epoch, seq=held.seq)
     replay = plan_replay(channel.name, position, history.entries, max_entries=3, max_bytes=1 << 20)
     assert replay is None  # a fresh snapshot, never a replay that stops at 3.0
+
+
+@pytest.mark.parametrize("seq", ["not-a-position", "99999999999999-0"])
+async def test_a_stored_snapshot_whose_seq_is_not_a_position_of_its_stream_is_rejected(
+    gateway: StreamGateway, publisher: Publisher, redis: Redis, seq: str
+) -> None:
+    """A hand-written snapshot hash whose seq does not parse would end the subscribing
+    connection (1006); one beyond the stream's newest entry would make every live update
+    look older than what the client holds, so it would see none. Either is refused: the
+    subscriber gets the last good value, then every update after it."""
+    channel = Channel(ChannelKind.TICKER, gateway.asset)
+    good = await publish_ticker(publisher, gateway.asset, 1.0)
+    async with ws_connect(gateway.ws_url) as early_ws:
+        _, early = await subscribe(early_ws, gateway.channel)
+        assert early.seq == good.seq  # the gateway has read it: the last good value it holds
+        await redis.hset(channel.snapshot_key, "seq", seq)
+        async with ws_connect(gateway.ws_url) as late_ws:
+            _, late = await subscribe(late_ws, gateway.channel)
+            assert (late.seq, late.value["price"]) == (good.seq, 1.0)
+            after = await publish_ticker(publisher, gateway.asset, 2.0)
+            await late.follow_until(late_ws, after.seq)
+            assert late.value["price"] == 2.0

@@ -1,10 +1,12 @@
 """What a subscribe reads from Redis: each channel's snapshot and, to resume, its history.
 
-One pipelined round trip for the whole subscribe, whatever the number of channels. A channel
-with a resume position gets `XRANGE stream <seq> + COUNT n` (its entry at seq and what came
-after) besides the snapshot, so a resume that cannot be honoured falls back to the snapshot
-without a second trip. The two reads of one channel need not be atomic: the replay is built
-from the stream alone and the snapshot path from the hash alone (see hub.py for the join).
+One pipelined round trip for the whole subscribe, whatever the number of channels: each
+channel's snapshot, then its stream's newest entry id (a snapshot claiming a later seq was
+not the publisher's: stored.py). A channel with a resume position also gets
+`XRANGE stream <seq> + COUNT n` (its entry at seq and what came after), so a resume that
+cannot be honoured falls back to the snapshot without a second trip. The reads of one
+channel need not be atomic: the replay is built from the stream alone and the snapshot path
+from the hash alone (see hub.py for the join).
 Of the entries read, only those the live reader would deliver are kept (resume.servable),
 and a snapshot that fails its schema is `rejected` the same way: the hub then sends the
 last value it passed on instead (hub.py).
@@ -59,6 +61,8 @@ class StreamHistory:
             if seq is not None and valid_position(seq):
                 pipe.xrange(channel.stream_key, min=seq, max="+", count=count)
             pipe.hgetall(channel.snapshot_key)
+            # After the snapshot: an entry published in between only raises the newest id.
+            pipe.xrevrange(channel.stream_key, max="+", min="-", count=1)
         try:
             async with asyncio.timeout(self._timeout_s):
                 replies = iter(await pipe.execute())
@@ -75,7 +79,8 @@ def _history(channel: Channel, seq: str | None, replies: Any, count: int) -> Cha
         read = [(str(entry_id), fields) for entry_id, fields in next(replies)]
         # Counted before filtering: a full read was cut short, whatever `servable` drops.
         entries = [] if len(read) >= count else servable(read)
-    snapshot = read_stored(cast(dict[str, str], next(replies)))
+    fields, newest = cast(dict[str, str], next(replies)), next(replies)
+    snapshot = read_stored(fields, newest=str(newest[0][0]) if newest else None)
     if isinstance(snapshot, Rejected):
         log.warning("stored snapshot rejected", channel=channel.name, reason=snapshot.reason)
         return ChannelHistory(snapshot=None, entries=entries, rejected=True)
