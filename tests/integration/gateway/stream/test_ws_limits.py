@@ -188,3 +188,21 @@ async def test_subscribes_wait_until_the_stream_is_live(
             "subscribed",
             "snapshot",
         ]
+
+
+@both
+async def test_a_subscribe_refused_as_unavailable_costs_no_subscribe_tokens(
+    redis_url: str, unique: str, direct: bool
+) -> None:
+    """Clients retry `unavailable`; if each refused try took its channels' tokens, a
+    dashboard retrying its subscribe while the stream is not yet live would be refused
+    `rate_limited` once it is (a strike each, then 1008)."""
+    channel = f"ticker:{unique}"
+    rates = RateLimits(channels_per_s=0.0, channel_burst=1, strikes=1000)
+    async with client(redis_url, unique, direct, rates) as (gateway, ws):
+        reader = gateway.app.gateway.reader
+        reader.ready.clear()
+        for _ in range(3):
+            assert [f["code"] for f in await subscribe(ws, channel)] == ["unavailable"]
+        reader.ready.set()
+        assert [f["type"] for f in await subscribe(ws, channel)] == ["subscribed", "snapshot"]

@@ -36,6 +36,15 @@ class TestTokenBucket:
         assert not bucket.take(1, 5.0)
         assert bucket.take(1, 6.0)  # one second after the (stepped-back) last look
 
+    def test_given_back_tokens_are_capped_at_capacity(self) -> None:
+        """A refund restores what was taken, never more than the bucket holds."""
+        bucket = TokenBucket(3, 0.0, now=0.0)
+        assert bucket.take(3, 0.0)
+        bucket.give_back(3)
+        bucket.give_back(3)
+        assert bucket.take(3, 0.0)
+        assert not bucket.take(1, 0.0)
+
     @pytest.mark.parametrize(("capacity", "rate"), [(0, 1.0), (1, -1.0)])
     def test_nonsense_is_refused(self, capacity: int, rate: float) -> None:
         """A bucket needs a positive capacity and a non-negative rate."""
@@ -61,6 +70,13 @@ class TestConnectionGuard:
         assert guard.admit_message(0.0)
         assert guard.admit_message(0.0)
         assert not guard.admit_message(0.0)
+
+    def test_a_refunded_subscribe_can_be_tried_again(self) -> None:
+        """A subscribe answered `unavailable` gives its channels back for the retry."""
+        guard = ConnectionGuard(self.RATES, now=0.0)
+        assert guard.admit_subscribe(3, 0.0)
+        guard.refund_subscribe(3)
+        assert guard.admit_subscribe(3, 0.0)
 
     def test_repeated_strikes_make_an_abuser(self) -> None:
         """Strikes within the allowance pass; one more is abuse; time forgives them."""

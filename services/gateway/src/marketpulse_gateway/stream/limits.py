@@ -15,8 +15,9 @@ Every `error` frame counts as a strike except unknown_channel (a typo, or an ass
 from MP_ASSETS) and unavailable (Redis, not the client).
 
 A subscribe costs one token per channel it names, because each channel is a Redis read and a
-snapshot sent; the subscribe burst equals the largest subscribe op, so a dashboard can take
-everything it shows in one message and re-subscribe after a reconnect without waiting.
+snapshot sent (none when it is answered `unavailable`, which clients retry); the subscribe
+burst equals the largest subscribe op, so a dashboard can take everything it shows in one
+message and re-subscribe after a reconnect without waiting.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ class TokenBucket:
         self._tokens -= cost
         return True
 
+    def give_back(self, cost: float) -> None:
+        """Return what a request took when it was not served after all."""
+        self._tokens = min(self._capacity, self._tokens + cost)
+
 
 class ConnectionGuard:
     """The rate limits of one connection, and the count of rules it broke."""
@@ -94,6 +99,10 @@ class ConnectionGuard:
 
     def admit_subscribe(self, channels: int, now: float) -> bool:
         return self._channels.take(channels, now)
+
+    def refund_subscribe(self, channels: int) -> None:
+        """A subscribe answered `unavailable` costs nothing: clients are told to retry it."""
+        self._channels.give_back(channels)
 
     def strike(self, now: float) -> bool:
         """Record a rejected message; False once the client has broken the rules too often."""

@@ -97,11 +97,11 @@ class StreamSession:
         channels = self._resolve(dict.fromkeys(op.channels))
         if not channels:
             return
-        self._check_limits(channels)
         if not self._ready():
             # Until the reader knows where every stream stands, an update published now could
-            # reach nobody: refuse for now (no strike); clients retry `unavailable`.
+            # reach nobody: refuse for now (no strike, no tokens); clients retry `unavailable`.
             raise ProtocolError("unavailable", "the stream is not live yet; retry shortly")
+        self._check_limits(channels)
         resume = op.resume or {}
         # Register first, then read: see the join in hub.py.
         subs = [self._hub.subscribe(self._outbox, channel.name) for channel in channels]
@@ -111,6 +111,7 @@ class StreamSession:
         except StoreUnavailable as e:
             for channel in channels:
                 self._hub.unsubscribe(self._outbox, channel.name)
+            self._guard.refund_subscribe(len(channels))
             raise ProtocolError("unavailable", str(e)) from e
         # The replays of one subscribe share half the queue, leaving the rest for live updates
         # arriving meanwhile: past it, a channel takes a snapshot (one value) instead.
