@@ -144,8 +144,11 @@ class Ingestor:
             full = self._cadence.full_backfill
             written = await self._refresher.backfill(now, keep_going, full=full)
             log.info("backfill done", candles=written)
-            if self._cadence.gap_repair is not None and await keep_going():
-                await self._repair_gaps()
+            # Under the gap job's lease, like the tickers below: a replica's scheduled repair
+            # running meanwhile would ask for the same holes and spend their tries twice.
+            gaps = self._cadence.gap_repair
+            if gaps is not None and await keep_going():
+                await self.jobs.run_once(gaps.spec, self._repair_gaps)
             # A slow ticker cadence (minutes on a small plan) would leave a first start
             # without prices until its first slot: fetch them now unless they are fresh
             # (under the ticker job's lease, so no replica's scheduled run doubles it).

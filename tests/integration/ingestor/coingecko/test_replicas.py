@@ -9,16 +9,22 @@ import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.events import Ticker
-from marketpulse_common.keys import Channel, ChannelKind, candles_key, status_key
+from marketpulse_common.keys import Channel, ChannelKind, candles_key, job_slot_key, status_key
+from marketpulse_common.lease import Lease
 from marketpulse_common.publisher import read_snapshot
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_dev.embedded_redis import RedisServer
 from tests.coingecko_server import faults
 from tests.coingecko_server.server import FakeCoinGecko, iter_windows
-from tests.integration.ingestor.harness import cg_settings, running_coingecko
+from tests.integration.ingestor.harness import Running, cg_settings, running_coingecko
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.redis
+
+
+async def scheduling(run: Running) -> bool:
+    """Whether the replica's jobs are scheduled: its start-up backfill has ended."""
+    return run.ingestor.jobs.running
 
 
 def busiest(times: list[float], window: float) -> int:
@@ -165,3 +171,27 @@ async def test_an_outage_keeps_the_last_good_data_and_records_why(
     assert record["last_error_kind"] in {"malformed", "budget"}
     assert float(record["last_success_at"]) < float(record["last_error_at"])
     assert good is not None and Ticker.model_validate_json(good.data).asset == unique
+
+
+async def test_a_starting_replica_repairs_gaps_only_under_the_gap_jobs_lease(
+    coingecko: FakeCoinGecko, redis_server: RedisServer, private_redis: Redis, unique: str
+) -> None:
+    """The start-up backfill ends with a gap repair; while another replica holds the gap
+    job's lease (its scheduled repair is running), this one must not ask for the same holes
+    too: each ask spends one of a hole's three tries and a call."""
+    settings = cg_settings(redis_server.url, coingecko, [unique], timeframes=["1h"])
+    key = candles_key(unique, Timeframe.H1)
+    async with running_coingecko(settings, "first") as run:
+        await eventually(lambda: scheduling(run), what="the backfill to end")
+    opens = [int(score) for _, score in await private_redis.zrange(key, 0, -1, withscores=True)]
+    await private_redis.zremrangebyscore(key, opens[30], opens[30])  # a hole
+    # The first replica's repair claimed this grid slot; forget it, so only the lease is
+    # in the way of the second replica's repair.
+    await private_redis.delete(job_slot_key("ingestor:gaps"))
+    other = Lease(private_redis, "ingestor:gaps", "other-replica", 60_000)
+    assert await other.acquire() is not None
+    async with running_coingecko(settings, "second") as run:
+        await eventually(lambda: scheduling(run), what="the backfill to end")
+        assert await private_redis.zcard(key) == len(opens) - 1
+        await run.ingestor._repair_gaps()
+        assert await private_redis.zcard(key) == len(opens)  # the hole could be repaired
