@@ -21,6 +21,9 @@ from tests.integration.ingestor.harness import cg_settings
 pytestmark = pytest.mark.redis
 
 H1 = Timeframe.H1
+# Per timeframe: a cache lacking a candle closed longer ago than this counts as left behind.
+GRACE_900 = dict.fromkeys(Timeframe, 900)
+NO_GRACE = dict.fromkeys(Timeframe, 0)
 
 
 @pytest.fixture
@@ -57,7 +60,7 @@ async def test_a_hole_is_filled_with_the_candles_that_were_there(
     """Three missing hours: one range call puts back exactly the same candles."""
     before, _ = await punch_hole(redis, unique, 3)
     calls = len(coingecko.calls)
-    written = await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=900)
+    written = await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=GRACE_900)
     assert written == 3
     assert len(coingecko.calls) == calls + 1
     assert await redis.zrange(candles_key(unique, H1), 0, -1) == before
@@ -71,7 +74,7 @@ async def test_a_hole_the_upstream_cannot_fill_is_given_up_after_three_tries(
     coingecko.fail_next(faults.body(json.dumps({"prices": []}).encode()), times=10)
     calls = len(coingecko.calls)
     for _ in range(5):
-        await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=900)
+        await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=GRACE_900)
     assert len(coingecko.calls) == calls + HoleLedger.MAX_ATTEMPTS
 
 
@@ -89,7 +92,7 @@ async def test_holes_beyond_a_runs_cap_keep_their_attempts_until_asked(
         await redis.zremrangebyscore(key, members[middle + k][1], members[middle + k][1])
     calls = len(coingecko.calls)
     for _ in range(4):
-        await refresher.repair_gaps(int(time.time()), max_fetches=1, lag_grace_s=900)
+        await refresher.repair_gaps(int(time.time()), max_fetches=1, lag_grace_s=GRACE_900)
     assert await redis.zrange(key, 0, -1) == before
     assert len(coingecko.calls) == calls + 4
 
@@ -101,6 +104,6 @@ async def test_a_cache_left_behind_is_brought_up_to_date(
     key = candles_key(unique, H1)
     newest = int((await redis.zrange(key, -1, -1, withscores=True))[0][1])
     await redis.zremrangebyscore(key, newest - 2 * 3600, newest)
-    written = await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=0)
+    written = await refresher.repair_gaps(int(time.time()), max_fetches=5, lag_grace_s=NO_GRACE)
     assert written == 3
     assert int((await redis.zrange(key, -1, -1, withscores=True))[0][1]) == newest

@@ -3,6 +3,7 @@ source (the offline simulator polls every second; CoinGecko follows its call pla
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marketpulse_common.timeframes import Timeframe
@@ -21,8 +22,9 @@ class GapRepairJob:
 
     spec: JobSpec
     max_fetches: int
-    # A cache whose newest candle is this long past its next close counts as left behind.
-    lag_grace_s: int
+    # Per timeframe: a cache lacking a candle closed longer ago than this counts as left
+    # behind (by then its scheduled run should have cached it).
+    lag_grace_s: Mapping[Timeframe, int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,13 @@ def closed_aligned(
     return [by_open[t] for t in sorted(by_open)]
 
 
+def left_behind(newest_open: int | None, tf: Timeframe, now: int, grace_s: int) -> bool:
+    """Whether a cache whose newest candle opened at `newest_open` lacks one that closed more
+    than `grace_s` ago (by when its scheduled run should have cached it). An empty cache is
+    the backfill's to fill, not this check's."""
+    return newest_open is not None and newest_open < tf.last_closed_open(now - grace_s)
+
+
 @dataclass(frozen=True, slots=True)
 class Hole:
     """Missing candles, opened from `first` to `last` inclusive, between two cached ones."""

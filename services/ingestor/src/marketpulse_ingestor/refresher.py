@@ -17,7 +17,7 @@ then the run ends and the next one tries again.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -35,6 +35,7 @@ from marketpulse_ingestor.candle_rules import (
     closed_aligned,
     find_holes,
     history_start,
+    left_behind,
     older_span,
     plan_fetch,
     to_announce,
@@ -145,10 +146,12 @@ class Refresher:
                 published += await self._publish_pending(asset, tf)
         return published
 
-    async def repair_gaps(self, now: int, *, max_fetches: int, lag_grace_s: int) -> int:
+    async def repair_gaps(
+        self, now: int, *, max_fetches: int, lag_grace_s: Mapping[Timeframe, int]
+    ) -> int:
         """Ask the source again for holes in the cached windows, and for caches still behind
-        `lag_grace_s` after a close (the upstream was late for their scheduled run).
-        At most `max_fetches` asks per run; returns candles written."""
+        their timeframe's `lag_grace_s` after a close (the upstream was late for their
+        scheduled run). At most `max_fetches` asks per run; returns candles written."""
         written = 0
         asks = 0
         for asset, tf in self._markets.pairs():
@@ -161,8 +164,7 @@ class Refresher:
                 written += await self._isolated(asset, tf, self._fill(asset, tf, hole, now))
                 await self._holes.attempted(asset, tf, hole.first)
             newest = await self._store.newest_open(asset, tf)
-            behind = newest is not None and newest < tf.last_closed_open(now - lag_grace_s)
-            if behind and asks < max_fetches:
+            if left_behind(newest, tf, now, lag_grace_s[tf]) and asks < max_fetches:
                 asks += 1
                 refresh = self._refresh(asset, tf, now, full=False)
                 written += await self._isolated(asset, tf, refresh)

@@ -5,7 +5,8 @@ Jobs and their wanted cadence (before call_plan slows what the budget cannot aff
 - `tickers`: one /coins/markets call for up to 250 assets, every plan ticker interval;
 - `candles:<tf>`: one call per asset just after each close of `tf` (+ the feed's settle
   time); 5m and 15m share one job, since one 5-minutely chart serves both;
-- `gaps`: every 15 budget windows, re-asks for holes and for caches the upstream left behind;
+- `gaps`: every 15 budget windows, re-asks for holes and for caches the upstream left behind
+  (still lacking a candle after their own job's run should have cached it: lag_grace);
   not planned (it is usually idle), it spends the half of the ceiling the plan leaves free.
 
 Every job runs on the shared grid (JobSpec.phase_s), with a little jitter and a lease TTL
@@ -30,6 +31,9 @@ GAP_REPAIR_WINDOWS = 15
 # The most holes one repair run asks for, per asset tracked.
 GAP_FETCHES_PER_ASSET = 2
 MAX_JITTER_S = 2.0
+# Time a scheduled candle run may take (its calls are paced by the budget) before its cache
+# counts as left behind.
+RUN_ALLOWANCE_S = 120
 
 
 def candle_groups(
@@ -76,7 +80,7 @@ def cadence_for(
     gaps = GapRepairJob(
         _spec("gaps", gap_s, gap_s / 2),
         max_fetches=GAP_FETCHES_PER_ASSET * assets,
-        lag_grace_s=max(recipe.facts.settle_s for recipe in recipes.values()),
+        lag_grace_s={tf: lag_grace(job.spec, tf) for job in candles for tf in job.timeframes},
     )
     return Cadence(
         tickers=_spec("tickers", plan.interval("tickers"), 0.0),
@@ -84,6 +88,18 @@ def cadence_for(
         gap_repair=gaps,
         full_backfill=False,
     )
+
+
+def lag_grace(job: JobSpec, tf: Timeframe) -> int:
+    """How long after a close its candle may take to be cached by `job`, which runs every
+    interval at its phase (the feed's settle time) past the grid: a close between two runs
+    waits for the next one, up to interval - gcd(interval, tf) when the two grids meet only
+    every so often (a 20-minute job and 15-minute candles: 15 min), plus the phase and a
+    run's own length. One grace for all (the longest settle time) made the gap repair
+    re-fetch a stretched job's cache between its runs, calls the plan never counted."""
+    interval = round(job.interval_s)
+    phase = round(job.phase_s or 0)
+    return phase + interval - math.gcd(interval, tf.seconds) + RUN_ALLOWANCE_S
 
 
 def _candle_spec(plan: CallPlan, group: list[Timeframe], recipe: Recipe) -> JobSpec:
