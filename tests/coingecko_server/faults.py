@@ -31,8 +31,8 @@ def rate_limited_html(retry_after: str | None = None) -> Fault:
     return Fault(429, _RATE_LIMIT_HTML, _retry_after(retry_after), content_type="text/html")
 
 
-def server_error(status: int = 503) -> Fault:
-    return Fault(status, _SERVER_ERROR_HTML, content_type="text/html")
+def server_error(status: int = 503, retry_after: str | None = None) -> Fault:
+    return Fault(status, _SERVER_ERROR_HTML, _retry_after(retry_after), content_type="text/html")
 
 
 def slow(delay_s: float) -> Fault:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
 from marketpulse_ingestor.budget import BudgetLimits, CircuitPolicy
-from marketpulse_ingestor.budget_store import CallBudget, Outcome
+from marketpulse_ingestor.budget_store import CallBudget, Outcome, StrikeBackoff
 from marketpulse_ingestor.errors import CallRefused
 from tests.coingecko_server.server import iter_windows
 
@@ -92,6 +93,24 @@ async def test_a_shorter_pause_never_shortens_a_longer_one(redis: Redis, unique:
     state = await b.report(Outcome.RATE_LIMITED, pause_s=0.5)
     assert state.paused_until_ms - state.now_ms > 4000
     assert state.strikes == 2
+
+
+async def test_a_429_without_retry_after_pauses_by_the_strike_it_records(
+    redis: Redis, unique: str
+) -> None:
+    """No Retry-After: the pause doubles with each strike up to its cap, computed in the same
+    script that counts the strike, so no replica's call or success report can come between
+    a strike and its pause, and no failure can leave a strike without one."""
+    b = budget(redis, unique, BudgetLimits(100, 60, None))
+    backoff = StrikeBackoff(base_s=1.0, cap_s=3.0, factor=1.0)
+    pauses = []
+    for _ in range(4):
+        state = await b.report(Outcome.RATE_LIMITED, backoff=backoff)
+        pauses.append((state.paused_until_ms - state.now_ms) / 1000)
+    assert pauses == pytest.approx([1.0, 2.0, 3.0, 3.0], abs=0.05)
+    assert state.strikes == 4
+    half = await b.report(Outcome.RATE_LIMITED, backoff=replace(backoff, factor=0.5))
+    assert half.paused_until_ms - half.now_ms == pytest.approx(3000, abs=50)  # never shortened
 
 
 async def test_the_circuit_opens_after_failures_and_lets_one_probe_through(

@@ -74,6 +74,10 @@ def backoff_s(
     """
     exponent = min(max(attempt - 1, 0), 30)  # 2**30 x any sane base is past every cap
     delay = min(cap_s, base_s * 2.0**exponent)
+    return min(delay, delay * jitter_factor(rand, jitter))  # no rounding past the cap
+
+
+def jitter_factor(rand: float, jitter: float = EQUAL_JITTER) -> float:
+    """The share of a backoff delay waited: the fixed part plus `rand` of the random one."""
     share = min(max(jitter, 0.0), 1.0)
-    jittered = delay * (1 - share) + delay * share * min(max(rand, 0.0), 1.0)
-    return min(delay, jittered)  # the two parts can round one ulp past the cap
+    return (1 - share) + share * min(max(rand, 0.0), 1.0)

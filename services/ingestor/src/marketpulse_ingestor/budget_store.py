@@ -96,13 +96,16 @@ return {1, 'ok', 0}
 """
 
 # KEYS: calls, month, gate. ARGV: outcome, log_window_ms, threshold, cooldown_ms,
-# max_cooldown_ms, pause_ms (0 = none), gate_ttl_s, member ('' = none). Returns the state
-# after the outcome.
+# max_cooldown_ms, pause_ms (0 = none), gate_ttl_s, member ('' = none), and for a 429 with
+# no pause given: backoff base_ms (0 = none), cap_ms, factor (the jitter, in [0, 1]): the
+# pause is then min(cap, base * 2^(strikes - 1)) * factor, from the strike counted here.
+# Returns the state after the outcome.
 REPORT_RULE_LUA = """
 if ARGV[8] ~= '' and redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[8]) == 1 then
   redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
 end
 local outcome = ARGV[1]
+local pause = tonumber(ARGV[6])
 if outcome == 'success' then
   redis.call('HSET', KEYS[3], 'failures', 0, 'strikes', 0)
   redis.call('HDEL', KEYS[3], 'open_until', 'probe_until', 'cooldown')
@@ -121,9 +124,13 @@ elseif outcome == 'failure' then
                'probe_until', 0)
   end
 elseif outcome == 'rate_limited' then
-  redis.call('HINCRBY', KEYS[3], 'strikes', 1)
+  local strikes = redis.call('HINCRBY', KEYS[3], 'strikes', 1)
+  local base = tonumber(ARGV[9])
+  if pause == 0 and base > 0 then
+    local delay = math.min(tonumber(ARGV[10]), base * 2 ^ math.min(strikes - 1, 30))
+    pause = math.floor(delay * tonumber(ARGV[11]))
+  end
 end
-local pause = tonumber(ARGV[6])
 if pause > 0 then
   local current = tonumber(redis.call('HGET', KEYS[3], 'paused_until') or '0')
   if now + pause > current then redis.call('HSET', KEYS[3], 'paused_until', now + pause) end
@@ -144,7 +151,17 @@ class Outcome(StrEnum):
     SUCCESS = "success"  # the host answered (2xx, or a 4xx about our request)
     FAILURE = "failure"  # 5xx, timeout, broken connection, malformed body
     RATE_LIMITED = "rate_limited"  # 429
-    PAUSE = "pause"  # only extend the pause (a computed backoff after a 429)
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeBackoff:
+    """The pause after a 429 that names none: `base_s` doubled per strike (the 429s since
+    the last answer, every replica's), capped at `cap_s`, times `factor` (the jitter: see
+    marketpulse_common.backoff). Computed in the script that counts the strike."""
+
+    base_s: float
+    cap_s: float
+    factor: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,15 +256,21 @@ class CallBudget:
             await self._sleep(wait_s + WAKE_SLACK_S)
 
     async def report(
-        self, outcome: Outcome, *, pause_s: float = 0.0, admission: Admission | None = None
+        self,
+        outcome: Outcome,
+        *,
+        pause_s: float = 0.0,
+        admission: Admission | None = None,
+        backoff: StrikeBackoff | None = None,
     ) -> GateState:
-        """Record how a call went (and pause every replica for `pause_s`); the new state.
+        """Record how a call went (and pause every replica for `pause_s`, or by `backoff` for
+        a 429 that gave no pause); the new state.
 
         The call's log entry (`admission`) is re-stamped with the time its answer came: the
         upstream received it somewhere between admission and answer, so from then on the log
         never places it earlier than the upstream did, however long the request took to
         leave (a cold connection, a busy event loop)."""
-        args: list[str | int] = [
+        args: list[str | int | float] = [
             outcome.value,
             self.limits.log_window_ms,
             self._circuit.threshold,
@@ -256,6 +279,9 @@ class CallBudget:
             max(0, round(pause_s * 1000)),
             GATE_TTL_S,
             "" if admission is None else admission.member,
+            0 if backoff is None else round(backoff.base_s * 1000),
+            0 if backoff is None else round(backoff.cap_s * 1000),
+            1 if backoff is None else min(max(backoff.factor, 0.0), 1.0),
         ]
         return GateState.from_reply(await self._report(keys=self._keys(), args=args))
 

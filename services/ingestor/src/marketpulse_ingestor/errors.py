@@ -64,9 +64,16 @@ class RateLimited(UpstreamError):
 
 
 class UpstreamUnavailable(UpstreamError):
-    """5xx (`server_error`), no answer in time (`timeout`) or no connection (`transport`)."""
+    """5xx (`server_error`), no answer in time (`timeout`) or no connection (`transport`);
+    `retry_after_s` when the answer said when to come back (a 503 may)."""
 
     kind = "server_error"
+
+    def __init__(
+        self, message: str, *, kind: str | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, kind=kind)
+        self.retry_after_s = retry_after_s
 
 
 class MalformedResponse(UpstreamError):

@@ -115,6 +115,20 @@ async def test_a_429_with_retry_after_holds_every_call_that_long(
     assert second.at - first.at >= 2.0
 
 
+async def test_a_503_with_retry_after_holds_every_call_that_long(
+    coingecko: FakeCoinGecko, open_source: Any, private_redis: Redis
+) -> None:
+    """A 503 may carry Retry-After too (an upstream in maintenance says when to come back):
+    no retry before it, from any replica, instead of the short local backoff."""
+    source = await open_source(coingecko)
+    coingecko.fail_next(faults.server_error(503, retry_after="2"))
+    tickers = await source.tickers(int(time.time()))
+    assert len(tickers) == 2
+    first, second = coingecko.calls
+    assert second.at - first.at >= 2.0
+    assert float((await status(private_redis))["paused_until"]) >= first.at + 2.0
+
+
 async def test_a_retry_after_date_is_honoured(coingecko: FakeCoinGecko, open_source: Any) -> None:
     """Retry-After as an HTTP date: no call before that moment."""
     source = await open_source(coingecko)

@@ -9,7 +9,8 @@ timeout, and parses the body with the caller's validator. Outcomes feed the shar
   honoured up to a day), or, without one, for an exponential backoff with jitter over the
   429s in a row;
 - 5xx, 408, timeout, broken connection, malformed body: a failure; retried here after a
-  jittered backoff, and enough of them in a row open the circuit for every replica;
+  jittered backoff (or, when the answer has a Retry-After, after the pause it asks of every
+  replica), and enough of them in a row open the circuit for every replica;
 - other 4xx: our request is wrong; not retried, and not held against the upstream.
 
 Nothing logged or raised carries a URL: errors name the endpoint's path template.
@@ -27,9 +28,15 @@ from typing import TypeVar
 import httpx
 import orjson
 
-from marketpulse_common.backoff import backoff_s, retry_after_s
+from marketpulse_common.backoff import backoff_s, jitter_factor, retry_after_s
 from marketpulse_common.logs import describe, get_logger
-from marketpulse_ingestor.budget_store import Admission, CallBudget, GateState, Outcome
+from marketpulse_ingestor.budget_store import (
+    Admission,
+    CallBudget,
+    GateState,
+    Outcome,
+    StrikeBackoff,
+)
 from marketpulse_ingestor.coingecko.plan import UpstreamConfig
 from marketpulse_ingestor.coingecko.timeframe_recipes import Request
 from marketpulse_ingestor.errors import (
@@ -107,7 +114,7 @@ class CoinGeckoClient:
                 await self._failed(request, e, attempt, admission)
                 if isinstance(e, RequestRejected) or attempt >= self._retry.attempts:
                     raise
-                if not isinstance(e, RateLimited):  # a 429's pause is waited for in acquire
+                if not _paused_everyone(e):  # a shared pause is waited for in acquire
                     await self._sleep(self._backoff(attempt))
                 continue
             await self._succeeded(request, admission)
@@ -145,7 +152,9 @@ class CoinGeckoClient:
             retry_after = retry_after_s(reply.headers, self._wall())
             raise RateLimited(message, retry_after_s=retry_after)
         if status == 408 or status >= 500:
-            raise UpstreamUnavailable(message)
+            raise UpstreamUnavailable(
+                message, retry_after_s=retry_after_s(reply.headers, self._wall())
+            )
         raise RequestRejected(f"{message}{_error_code(body)}")
 
     async def _failed(
@@ -157,6 +166,14 @@ class CoinGeckoClient:
         elif isinstance(error, RequestRejected):
             # The host is up; our request is wrong.
             state = await self._budget.report(Outcome.SUCCESS, admission=admission)
+        elif isinstance(error, UpstreamUnavailable) and error.retry_after_s is not None:
+            state = await self._budget.report(
+                Outcome.FAILURE, pause_s=error.retry_after_s, admission=admission
+            )
+            log.warning(
+                "upstream unavailable and said when to come back: every replica pauses",
+                pause_s=round(error.retry_after_s, 3),
+            )
         else:
             state = await self._budget.report(Outcome.FAILURE, admission=admission)
         await self._status.failed(str(error), error.kind, state)
@@ -170,20 +187,20 @@ class CoinGeckoClient:
         )
 
     async def _rate_limited(self, error: RateLimited, admission: Admission) -> GateState:
-        if error.retry_after_s is not None:
-            pause = error.retry_after_s
-            state = await self._budget.report(
-                Outcome.RATE_LIMITED, pause_s=pause, admission=admission
-            )
-        else:
-            state = await self._budget.report(Outcome.RATE_LIMITED, admission=admission)
-            pause = backoff_s(
-                state.strikes, self._retry.base_s * 2, self._retry.cap_s * 20, self._rand()
-            )
-            state = await self._budget.report(Outcome.PAUSE, pause_s=pause)
+        # Without Retry-After the pause grows with the 429s in a row, counted and applied in
+        # one script: no call or success report from another replica comes in between.
+        backoff = StrikeBackoff(
+            self._retry.base_s * 2, self._retry.cap_s * 20, jitter_factor(self._rand())
+        )
+        state = await self._budget.report(
+            Outcome.RATE_LIMITED,
+            pause_s=error.retry_after_s or 0.0,
+            admission=admission,
+            backoff=None if error.retry_after_s is not None else backoff,
+        )
         log.warning(
             "upstream rate limit: every replica pauses",
-            pause_s=round(pause, 3),
+            pause_s=round(max(0, state.paused_until_ms - state.now_ms) / 1000, 3),
             retry_after=error.retry_after_s is not None,
         )
         return state
@@ -192,6 +209,13 @@ class CoinGeckoClient:
         UPSTREAM_CALLS.labels(request.endpoint, "ok").inc()
         state = await self._budget.report(Outcome.SUCCESS, admission=admission)
         await self._status.succeeded(request.endpoint, state)
+
+
+def _paused_everyone(error: UpstreamError) -> bool:
+    """Whether the failure paused every replica (a 429, or an answer with Retry-After)."""
+    return isinstance(error, RateLimited) or (
+        isinstance(error, UpstreamUnavailable) and error.retry_after_s is not None
+    )
 
 
 async def _read_bounded(reply: httpx.Response, endpoint: str) -> bytes:
