@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
 
@@ -213,8 +213,7 @@ class ChannelBook:
         state = self._states.get(frame.channel)
         if state is None:
             return self._stray(frame.channel)
-        received = self._other(state, state.on_subscribed(frame))
-        return Received(received.update, received.signal, accepted=True)
+        return replace(self._other(state, state.on_subscribed(frame)), accepted=True)
 
     def _stray(self, channel: str) -> Received:
         """A frame of a channel not held: in flight since its unsubscribe, or the server still

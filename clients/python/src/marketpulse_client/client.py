@@ -161,7 +161,8 @@ class MarketPulse:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        error = self._stream.error or ClientClosed()
+        error = self._stream.error  # stop() keeps the first error, or sets ClientClosed
+        assert error is not None
         for channel in list(self._listeners):
             self._fail(channel, error)
         await self._rest.aclose()
