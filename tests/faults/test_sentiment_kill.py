@@ -162,9 +162,11 @@ CLAIM_IDLE_MS = 1000
 
 @pytest.fixture
 def slow_fake() -> Iterator[FakeAnthropic]:
-    # Each call takes a second: the replica killed mid-call surely holds unfinished work.
+    # Each call takes 0.6 s: the replica killed mid-call surely holds unfinished work, and
+    # the model still answers within the deadline (capped at 0.9 x claim-idle = 0.9 s), so
+    # the takeover is proven on the model path, not only on the fallback's.
     answer = tool_reply(VALID_BULLISH)
-    slow = Reply(status=answer.status, body=answer.body, delay_s=1.0)
+    slow = Reply(status=answer.status, body=answer.body, delay_s=0.6)
     with FakeAnthropic(API_KEY, lambda _request: slow).running() as server:
         yield server
 
@@ -229,3 +231,4 @@ async def test_a_sentiment_replica_killed_holding_work_is_taken_over(
     verdict += Verdict(verdict.scenario, 0, len(letters), 0, 0)  # dead letters: given up on
     verdicts(verdict)
     verdict.assert_clean()
+    assert any(s.provider == "anthropic" for values in readings.values() for s in values)
