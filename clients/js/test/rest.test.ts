@@ -104,6 +104,43 @@ describe("REST requests", () => {
     expect(mp.diagnostics.rest).toEqual({ requests: 2, notModified: 1, errors: 0 });
   });
 
+  it("brings every part's age up to date on a 304, not only the envelope's", async () => {
+    const part = (asOf: string | null, ageS: number | null) => ({
+      as_of: asOf,
+      age_s: ageS,
+      stale: false,
+      source: "compute",
+    });
+    const snapshot = {
+      data: { asset: "bitcoin", tf: "1h" },
+      meta: {
+        ...part("2026-01-01T00:00:00Z", 2),
+        parts: {
+          candles: part("2026-01-01T00:00:01Z", 1),
+          forecast: part("2026-01-01T00:00:00Z", 2),
+          sentiment: part(null, null),
+        },
+      },
+    };
+    const { fetch } = fakeFetch(
+      { body: snapshot, headers: { etag: 'W/"s"' } },
+      { status: 304, headers: { etag: 'W/"s"' } },
+    );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-01-01T00:00:02Z"));
+    const mp = new MarketPulse({ url: "http://gw", fetch });
+    await mp.snapshot("bitcoin", { tf: "1h" });
+    vi.setSystemTime(new Date("2026-01-01T00:01:00Z"));
+    const { meta } = await mp.snapshot("bitcoin", { tf: "1h" });
+    vi.useRealTimers();
+    expect(meta.age_s).toBe(60);
+    expect(meta.parts).toEqual({
+      candles: part("2026-01-01T00:00:01Z", 59),
+      forecast: part("2026-01-01T00:00:00Z", 60),
+      sentiment: part(null, null), // nothing cached: still no age
+    });
+  });
+
   it("keeps a new body when the resource changed", async () => {
     const changed = { ...TICKER_BODY, data: { ...TICKER_BODY.data, price: 65000 } };
     const { fetch, calls } = fakeFetch(
