@@ -1,6 +1,7 @@
 /**
  * GET requests to the gateway's REST API: API key header, a timeout on every request, ETag
- * revalidation, and problem+json errors turned into `MarketPulseHttpError`.
+ * revalidation, and problem+json errors turned into `MarketPulseHttpError` (a success whose
+ * body is not JSON into `MarketPulseResponseError`).
  *
  * Revalidation: each 200 that carries an `ETag` is kept (the last `cacheEntries` URLs); the
  * next request for the same URL sends `If-None-Match`, and a `304 Not Modified` answers with
@@ -14,6 +15,7 @@
 import {
   MarketPulseHttpError,
   MarketPulseNetworkError,
+  MarketPulseResponseError,
   MarketPulseTimeoutError,
   type Problem,
 } from "./errors.js";
@@ -84,7 +86,7 @@ export class RestClient {
       return aged(kept.body, this.now()) as T;
     }
     if (response.status >= 200 && response.status < 300) {
-      const body: unknown = JSON.parse(text);
+      const body = this.parse(url, response.status, text);
       const etag = response.headers.get("etag");
       if (etag !== null) this.remember(url, { etag, body });
       return body as T;
@@ -133,6 +135,16 @@ export class RestClient {
     } finally {
       clearTimeout(timer);
       caller?.removeEventListener("abort", forward);
+    }
+  }
+
+  /** A success body as JSON; one that is not (cut short, a proxy's page) is a counted error. */
+  private parse(url: string, status: number, text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      this.stats.errors += 1;
+      throw new MarketPulseResponseError(url, status, error);
     }
   }
 

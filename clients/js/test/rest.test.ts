@@ -8,6 +8,7 @@ import {
   MarketPulseNetworkError,
   MarketPulseTimeoutError,
 } from "../src/errors.js";
+import { MarketPulseResponseError } from "../src/index.js";
 import { parseRetryAfter } from "../src/rest.js";
 import type { FetchInit, FetchResponse } from "../src/transport.js";
 import type { Present, Ticker } from "../src/types.js";
@@ -296,6 +297,23 @@ describe("REST requests", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MarketPulseNetworkError);
     expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it("turns a 2xx body that is not JSON into a counted MarketPulseResponseError", async () => {
+    const { fetch, calls } = fakeFetch(
+      { body: '{"data": {"asset": "bitc', headers: { etag: 'W/"cut"' } },
+      { body: TICKER_BODY },
+    );
+    const mp = new MarketPulse({ url: "http://gw", fetch });
+    const error = await mp.ticker("bitcoin").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MarketPulseResponseError);
+    expect(error).toBeInstanceOf(MarketPulseError);
+    expect(error).toMatchObject({ status: 200, url: "http://gw/v1/assets/bitcoin/ticker" });
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    expect(mp.diagnostics.rest).toEqual({ requests: 1, notModified: 0, errors: 1 });
+    // Nothing was kept for revalidation: the next request asks afresh.
+    expect(await mp.ticker("bitcoin")).toEqual(TICKER_BODY);
+    expect(calls[1]?.init.headers).not.toHaveProperty("if-none-match");
   });
 
   it("types each body from the OpenAPI document", async () => {
