@@ -6,12 +6,15 @@
  * nobody should take numbers from a dead connection, or from a paused upstream, for live ones.
  */
 
-import type { ConnectionState } from "@marketpulse/client";
+import type { Change, ConnectionState } from "@marketpulse/client";
 
 export type PanelState = "live" | "stale" | "reconnecting" | "waiting";
 
 export interface Freshness {
-  /** Wall-clock ms when the panel's data was produced (from `meta.age_s` or a frame's arrival). */
+  /**
+   * Wall-clock ms when the panel's data was produced (from `meta.age_s`, the data's own time,
+   * or a frame's arrival).
+   */
   readonly producedAt: number | null;
   /** The gateway marked the data stale (`meta.stale`). */
   readonly serverStale: boolean;
@@ -39,4 +42,39 @@ export function fromMeta(
 ): Freshness {
   if (meta === undefined || meta.age_s === null) return NEVER;
   return { producedAt: now - meta.age_s * 1000, serverStale: meta.stale };
+}
+
+/**
+ * A live update's freshness. A delta was produced just now. A snapshot (on subscribing, or
+ * after a reconnection the gateway could not replay) carries no age, so the panel keeps the
+ * age it had (from REST `meta`); a value never seen before is dated by its own time
+ * (`producedAt`, from the data: it may have sat in the cache for hours), by its arrival only
+ * when it has none.
+ */
+export function updated(
+  change: Change,
+  previous: Freshness,
+  producedAt: number | null,
+  now: number,
+): Freshness {
+  if (change.type === "delta") return { producedAt: now, serverStale: false };
+  if (previous.producedAt !== null) return previous;
+  // Never after now: a producer's clock a little ahead of this one's must not read "0s old".
+  return { producedAt: Math.min(producedAt ?? now, now), serverStale: false };
+}
+
+/** When a candle was produced: at its close, its open time (epoch s) + the timeframe; ms. */
+export function candleProducedAt(
+  bar: { readonly t: number },
+  tfSeconds: number | null,
+): number | null {
+  return tfSeconds === null ? null : (bar.t + tfSeconds) * 1000;
+}
+
+/** When a ticker's price was produced upstream: its `last_updated`; ms. */
+export function tickerProducedAt(ticker: {
+  readonly last_updated?: string | undefined;
+}): number | null {
+  const at = ticker.last_updated === undefined ? NaN : Date.parse(ticker.last_updated);
+  return Number.isFinite(at) ? at : null;
 }

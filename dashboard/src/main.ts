@@ -28,7 +28,15 @@ import { CandleBook, type Bar } from "./candles.js";
 import { CandleChart } from "./chart.js";
 import { byId, h } from "./dom.js";
 import { age, num, price, signedPct } from "./format.js";
-import { fromMeta, NEVER, panelState, type Freshness } from "./freshness.js";
+import {
+  candleProducedAt,
+  fromMeta,
+  NEVER,
+  panelState,
+  tickerProducedAt,
+  updated,
+  type Freshness,
+} from "./freshness.js";
 import { DEFAULT_PERIODS, periodsFrom, type IndicatorPeriods } from "./indicators.js";
 import { evaluationBody, forecastBody, sentimentBody } from "./panels.js";
 import { servedTimeframes, timeframeSeconds } from "./timeframes.js";
@@ -250,7 +258,8 @@ class Dashboard {
     this.track(`ticker:${asset}`, change);
     if (ticker === undefined) return;
     const previous = this.tickers.get(asset)?.freshness ?? NEVER;
-    this.tickers.set(asset, { ticker, freshness: updated(change, previous) });
+    const freshness = updated(change, previous, tickerProducedAt(ticker), Date.now());
+    this.tickers.set(asset, { ticker, freshness });
     this.counters.priceUpdates += 1;
     this.renderTicker(asset);
   }
@@ -264,7 +273,8 @@ class Dashboard {
     }
     const push = this.book.push(bar);
     this.chart.apply(push, this.book.all, this.periods);
-    this.freshness.chart = updated(change, this.freshness.chart);
+    const producedAt = candleProducedAt(bar, step);
+    this.freshness.chart = updated(change, this.freshness.chart, producedAt, Date.now());
     this.renderAges();
   }
 
@@ -444,18 +454,6 @@ class Dashboard {
     el.hidden = text === null;
     el.textContent = text ?? "";
   }
-}
-
-/**
- * A live update's freshness: a delta was produced just now; a snapshot (on subscribing, or
- * after a reconnection the gateway could not replay) carries no age, so the panel keeps the
- * age it had (from REST `meta`), and only a value never seen before counts as new.
- */
-function updated(change: Change, previous: Freshness): Freshness {
-  if (change.type === "delta" || previous.producedAt === null) {
-    return { producedAt: Date.now(), serverStale: false };
-  }
-  return previous;
 }
 
 /** Freshness from the value's own wall-clock stamp (`computed_at`, `created_at`). */

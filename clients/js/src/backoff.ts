@@ -9,14 +9,16 @@
  */
 
 export interface BackoffOptions {
-  /** Smallest delay, ms (default 500). */
+  /** Smallest delay, ms, above 0 (default 500). */
   readonly minMs?: number;
-  /** Largest delay, ms (default 20 000). */
+  /** Largest delay, ms, at least `minMs` and at most 2³¹−1 (default 20 000). */
   readonly maxMs?: number;
 }
 
 export const DEFAULT_MIN_BACKOFF_MS = 500;
 export const DEFAULT_MAX_BACKOFF_MS = 20_000;
+/** setTimeout's longest delay (2³¹−1 ms); browsers and Node fire a longer one at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Backoff {
   readonly minMs: number;
@@ -27,8 +29,12 @@ export class Backoff {
   constructor(options: BackoffOptions = {}, random: () => number = () => Math.random()) {
     this.minMs = options.minMs ?? DEFAULT_MIN_BACKOFF_MS;
     this.maxMs = options.maxMs ?? DEFAULT_MAX_BACKOFF_MS;
-    if (!(this.minMs >= 0 && this.maxMs >= this.minMs)) {
-      throw new RangeError("backoff needs 0 <= minMs <= maxMs");
+    // A floor of 0 stays 0 however often it doubles (a reconnect loop with no pause), and a
+    // timer asked to wait longer than it can fires at once; NaN fails every comparison.
+    if (!(this.minMs > 0 && this.minMs <= this.maxMs && this.maxMs <= MAX_TIMER_MS)) {
+      throw new RangeError(
+        `backoff needs 0 < minMs <= maxMs <= ${MAX_TIMER_MS} ms; got minMs ${this.minMs}, maxMs ${this.maxMs}`,
+      );
     }
     this.random = random;
   }

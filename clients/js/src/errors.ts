@@ -82,6 +82,22 @@ export class MarketPulseNetworkError extends MarketPulseError {
 }
 
 /**
+ * The gateway answered a REST request with a success status but a body that is not JSON: cut
+ * short (a proxy or the gateway stopped mid-body), or a page from something in between. Like a
+ * 5xx, worth retrying; `cause` is the parser's error.
+ */
+export class MarketPulseResponseError extends MarketPulseError {
+  readonly status: number;
+  readonly url: string;
+
+  constructor(url: string, status: number, cause: unknown) {
+    super(`${status} from ${url} with a body that is not JSON`, { cause });
+    this.url = url;
+    this.status = status;
+  }
+}
+
+/**
  * What went wrong on the stream:
  * - `auth`: the gateway refused the connection's API key (fatal: the client stops);
  * - `policy`: closed with 1008, the client kept breaking the connection's limits (fatal);

@@ -27,6 +27,7 @@ export {
   MarketPulseError,
   MarketPulseHttpError,
   MarketPulseNetworkError,
+  MarketPulseResponseError,
   MarketPulseStreamError,
   MarketPulseTimeoutError,
   type Problem,

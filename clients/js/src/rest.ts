@@ -1,18 +1,21 @@
 /**
  * GET requests to the gateway's REST API: API key header, a timeout on every request, ETag
- * revalidation, and problem+json errors turned into `MarketPulseHttpError`.
+ * revalidation, and problem+json errors turned into `MarketPulseHttpError` (a success whose
+ * body is not JSON into `MarketPulseResponseError`).
  *
  * Revalidation: each 200 that carries an `ETag` is kept (the last `cacheEntries` URLs); the
  * next request for the same URL sends `If-None-Match`, and a `304 Not Modified` answers with
- * the kept body (its `data` the same object, its `meta.age_s` brought up to date: the ETag
- * covers the data and its stale flag, not its age), so an unchanged resource costs the
- * gateway a header comparison and the network a few hundred bytes. The gateway's ETags are weak and say
- * `Cache-Control: no-cache`: the client always asks, it never serves a kept body unasked.
+ * the kept body (its `data` the same object, its `meta.age_s` and each snapshot part's brought
+ * up to date: the ETag covers the data and its stale flag, not its age), so an unchanged
+ * resource costs the gateway a header comparison and the network a few hundred bytes. The
+ * gateway's ETags are weak and say `Cache-Control: no-cache`: the client always asks, it never
+ * serves a kept body unasked.
  */
 
 import {
   MarketPulseHttpError,
   MarketPulseNetworkError,
+  MarketPulseResponseError,
   MarketPulseTimeoutError,
   type Problem,
 } from "./errors.js";
@@ -83,7 +86,7 @@ export class RestClient {
       return aged(kept.body, this.now()) as T;
     }
     if (response.status >= 200 && response.status < 300) {
-      const body: unknown = JSON.parse(text);
+      const body = this.parse(url, response.status, text);
       const etag = response.headers.get("etag");
       if (etag !== null) this.remember(url, { etag, body });
       return body as T;
@@ -132,6 +135,16 @@ export class RestClient {
     } finally {
       clearTimeout(timer);
       caller?.removeEventListener("abort", forward);
+    }
+  }
+
+  /** A success body as JSON; one that is not (cut short, a proxy's page) is a counted error. */
+  private parse(url: string, status: number, text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      this.stats.errors += 1;
+      throw new MarketPulseResponseError(url, status, error);
     }
   }
 
@@ -221,13 +234,30 @@ export function parseRetryAfter(header: string | null, nowMs: number): number | 
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
-/** A kept envelope answered again by a 304: the same body with its age as of `nowMs`. */
+/**
+ * A kept envelope answered again by a 304: the same body with every age as of `nowMs`, its
+ * own and, in a `/snapshot` body, each part's (the dashboard shows those, one per panel).
+ */
 function aged(body: unknown, nowMs: number): unknown {
-  if (typeof body !== "object" || body === null || !("meta" in body)) return body;
-  const meta: unknown = body.meta;
-  if (typeof meta !== "object" || meta === null || !("as_of" in meta)) return body;
+  if (!isRecord(body) || !isRecord(body.meta)) return body;
+  const meta = agedMeta(body.meta, nowMs);
+  if (!isRecord(meta.parts)) return { ...body, meta };
+  const parts = Object.fromEntries(
+    Object.entries(meta.parts).map(([name, part]) => [
+      name,
+      isRecord(part) ? agedMeta(part, nowMs) : part,
+    ]),
+  );
+  return { ...body, meta: { ...meta, parts } };
+}
+
+/** One `meta` with `age_s` counted from its `as_of`; without either (nothing cached), as is. */
+function agedMeta(meta: Record<string, unknown>, nowMs: number): Record<string, unknown> {
   const asOf = typeof meta.as_of === "string" ? Date.parse(meta.as_of) : NaN;
-  if (Number.isNaN(asOf)) return body;
-  const age = Math.max(0, Math.round(nowMs - asOf) / 1000);
-  return { ...body, meta: { ...meta, age_s: age } };
+  if (Number.isNaN(asOf) || meta.age_s === null) return meta;
+  return { ...meta, age_s: Math.max(0, Math.round(nowMs - asOf) / 1000) };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -8,6 +8,7 @@ import {
   MarketPulseNetworkError,
   MarketPulseTimeoutError,
 } from "../src/errors.js";
+import { MarketPulseResponseError } from "../src/index.js";
 import { parseRetryAfter } from "../src/rest.js";
 import type { FetchInit, FetchResponse } from "../src/transport.js";
 import type { Present, Ticker } from "../src/types.js";
@@ -102,6 +103,43 @@ describe("REST requests", () => {
     expect(calls[0]?.init.headers).not.toHaveProperty("if-none-match");
     expect(calls[1]?.init.headers["if-none-match"]).toBe('W/"abc"');
     expect(mp.diagnostics.rest).toEqual({ requests: 2, notModified: 1, errors: 0 });
+  });
+
+  it("brings every part's age up to date on a 304, not only the envelope's", async () => {
+    const part = (asOf: string | null, ageS: number | null) => ({
+      as_of: asOf,
+      age_s: ageS,
+      stale: false,
+      source: "compute",
+    });
+    const snapshot = {
+      data: { asset: "bitcoin", tf: "1h" },
+      meta: {
+        ...part("2026-01-01T00:00:00Z", 2),
+        parts: {
+          candles: part("2026-01-01T00:00:01Z", 1),
+          forecast: part("2026-01-01T00:00:00Z", 2),
+          sentiment: part(null, null),
+        },
+      },
+    };
+    const { fetch } = fakeFetch(
+      { body: snapshot, headers: { etag: 'W/"s"' } },
+      { status: 304, headers: { etag: 'W/"s"' } },
+    );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-01-01T00:00:02Z"));
+    const mp = new MarketPulse({ url: "http://gw", fetch });
+    await mp.snapshot("bitcoin", { tf: "1h" });
+    vi.setSystemTime(new Date("2026-01-01T00:01:00Z"));
+    const { meta } = await mp.snapshot("bitcoin", { tf: "1h" });
+    vi.useRealTimers();
+    expect(meta.age_s).toBe(60);
+    expect(meta.parts).toEqual({
+      candles: part("2026-01-01T00:00:01Z", 59),
+      forecast: part("2026-01-01T00:00:00Z", 60),
+      sentiment: part(null, null), // nothing cached: still no age
+    });
   });
 
   it("keeps a new body when the resource changed", async () => {
@@ -259,6 +297,23 @@ describe("REST requests", () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MarketPulseNetworkError);
     expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it("turns a 2xx body that is not JSON into a counted MarketPulseResponseError", async () => {
+    const { fetch, calls } = fakeFetch(
+      { body: '{"data": {"asset": "bitc', headers: { etag: 'W/"cut"' } },
+      { body: TICKER_BODY },
+    );
+    const mp = new MarketPulse({ url: "http://gw", fetch });
+    const error = await mp.ticker("bitcoin").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MarketPulseResponseError);
+    expect(error).toBeInstanceOf(MarketPulseError);
+    expect(error).toMatchObject({ status: 200, url: "http://gw/v1/assets/bitcoin/ticker" });
+    expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    expect(mp.diagnostics.rest).toEqual({ requests: 1, notModified: 0, errors: 1 });
+    // Nothing was kept for revalidation: the next request asks afresh.
+    expect(await mp.ticker("bitcoin")).toEqual(TICKER_BODY);
+    expect(calls[1]?.init.headers).not.toHaveProperty("if-none-match");
   });
 
   it("types each body from the OpenAPI document", async () => {
