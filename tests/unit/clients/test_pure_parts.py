@@ -17,6 +17,7 @@ from marketpulse_client.liveness import ConnectionState, Liveness
 from marketpulse_client.merge import apply_delta, canonical
 from marketpulse_client.positions import dump_positions, load_positions
 from marketpulse_client.problems import problem_error, retry_after_s
+from marketpulse_client.rest import Meta, aged_meta
 from marketpulse_client.watch_view import age_text, rows
 
 
@@ -116,3 +117,28 @@ def test_the_watch_view_shows_values_ages_and_the_connection_state() -> None:
     assert table["Price"].status == "reconnecting"
     assert table["Sentiment"].status == "waiting"
     assert age_text(7322) == "2h 02m"
+
+
+def test_a_revalidated_body_ages_every_part_not_only_the_envelope() -> None:
+    """A 304 answers with the kept /snapshot body: each part's age is counted from its own
+    as_of up to now (a dashboard shows those), and a part with nothing cached stays null."""
+    meta = Meta.model_validate(
+        {
+            "as_of": "2026-01-01T00:00:00Z",
+            "age_s": 1.0,
+            "parts": {
+                "ticker": {"as_of": "2026-01-01T00:00:00Z", "age_s": 1.0},
+                "candles": {"as_of": "2025-12-31T23:59:00Z", "age_s": 61.0},
+                "sentiment": {"as_of": None, "age_s": None},
+            },
+        }
+    )
+    now = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC).timestamp()
+    aged = aged_meta(meta, now)
+    assert aged.age_s == 30.0
+    assert aged.parts is not None
+    assert {name: part.age_s for name, part in aged.parts.items()} == {
+        "ticker": 30.0,
+        "candles": 90.0,
+        "sentiment": None,
+    }

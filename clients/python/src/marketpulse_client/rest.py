@@ -2,8 +2,8 @@
 
 Every data response carries a weak ETag; this client keeps the last body of each URL and
 sends `If-None-Match`, so an unchanged value costs the gateway a 304 and no body. A 304
-answers with the kept body, its `age_s` brought up to date (the ETag covers the data and
-its stale flag, not its age).
+answers with the kept body, its `age_s` and its parts' brought up to date (the ETag covers
+the data and its stale flag, not its age).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class RestClient:
             raise TransportError(f"GET {path}: {e or type(e).__name__}") from e
         if response.status_code == 304 and cached is not None:
             self._cache.move_to_end(url)
-            return _aged(cached[1])
+            return _aged(cached[1], time.time())
         if response.status_code != 200:
             raise problem_error(response.status_code, response.headers, response.content)
         try:
@@ -127,9 +127,17 @@ class RestClient:
             self._cache.popitem(last=False)
 
 
-def _aged(envelope: Envelope) -> Envelope:
-    as_of = envelope.meta.as_of
-    if as_of is None:
-        return envelope
-    age = max(0.0, round(time.time() - as_of.timestamp(), 3))
-    return envelope.model_copy(update={"meta": envelope.meta.model_copy(update={"age_s": age})})
+def _aged(envelope: Envelope, now: float) -> Envelope:
+    """The kept body with its ages counted up to `now` (epoch s), its parts' too."""
+    return envelope.model_copy(update={"meta": aged_meta(envelope.meta, now)})
+
+
+def aged_meta(meta: Meta, now: float) -> Meta:
+    """`meta` with `age_s` counted from `as_of` to `now`, and each of its parts' likewise;
+    one without `as_of`, or with a null age (nothing cached), is kept as it is."""
+    update: dict[str, Any] = {}
+    if meta.as_of is not None and meta.age_s is not None:
+        update["age_s"] = max(0.0, round(now - meta.as_of.timestamp(), 3))
+    if meta.parts is not None:
+        update["parts"] = {name: aged_meta(part, now) for name, part in meta.parts.items()}
+    return meta.model_copy(update=update) if update else meta
