@@ -8,6 +8,8 @@
  * hammering a gateway that closes it right after accepting.
  */
 
+import { MarketPulseConfigError } from "./errors.js";
+
 export interface BackoffOptions {
   /** Smallest delay, ms, above 0 (default 500). */
   readonly minMs?: number;
@@ -18,7 +20,7 @@ export interface BackoffOptions {
 export const DEFAULT_MIN_BACKOFF_MS = 500;
 export const DEFAULT_MAX_BACKOFF_MS = 20_000;
 /** setTimeout's longest delay (2³¹−1 ms); browsers and Node fire a longer one at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Backoff {
   readonly minMs: number;
@@ -32,7 +34,7 @@ export class Backoff {
     // A floor of 0 stays 0 however often it doubles (a reconnect loop with no pause), and a
     // timer asked to wait longer than it can fires at once; NaN fails every comparison.
     if (!(this.minMs > 0 && this.minMs <= this.maxMs && this.maxMs <= MAX_TIMER_MS)) {
-      throw new RangeError(
+      throw new MarketPulseConfigError(
         `backoff needs 0 < minMs <= maxMs <= ${MAX_TIMER_MS} ms; got minMs ${this.minMs}, maxMs ${this.maxMs}`,
       );
     }

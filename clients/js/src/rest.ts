@@ -220,18 +220,24 @@ function parseProblem(text: string): Problem | null {
 }
 
 /**
- * Retry-After in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP date), never negative;
- * null when absent or unreadable.
+ * A Retry-After longer than this is read as this: a garbled or hostile header cannot stop a
+ * client for ever, nor overflow a timer (the Python client and the services read it so).
+ */
+export const MAX_RETRY_AFTER_S = 86_400;
+
+/**
+ * Retry-After in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP date), never negative
+ * and at most a day; null when absent or unreadable.
  */
 export function parseRetryAfter(header: string | null, nowMs: number): number | null {
   if (header === null) return null;
   const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) return Math.min(MAX_RETRY_AFTER_S, Number(text));
   // Every HTTP date format starts with the day's name; Date.parse would take "-5" as a year.
   if (!/^[A-Za-z]/.test(text)) return null;
   const at = Date.parse(text);
   if (Number.isNaN(at)) return null;
-  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+  return Math.min(MAX_RETRY_AFTER_S, Math.max(0, Math.ceil((at - nowMs) / 1000)));
 }
 
 /**

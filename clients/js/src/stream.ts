@@ -24,7 +24,7 @@
  *   Retry-After.
  */
 
-import { Backoff, type BackoffOptions } from "./backoff.js";
+import { Backoff, type BackoffOptions, MAX_TIMER_MS } from "./backoff.js";
 import {
   type Change,
   type ChannelPhase,
@@ -508,7 +508,8 @@ export class Stream {
   private scheduleReconnect(atLeastMs: number): void {
     if (!this.setState(this.retrying())) return;
     this.counters.reconnects += 1;
-    const delay = Math.max(this.backoff.next(), atLeastMs);
+    // Capped: a timer asked for more than it can wait fires at once (a reconnect loop).
+    const delay = Math.min(MAX_TIMER_MS, Math.max(this.backoff.next(), atLeastMs));
     this.reconnectTimer = setTimeout(() => this.open(), delay);
   }
 

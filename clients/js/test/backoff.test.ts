@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 
 import { Backoff } from "../src/backoff.js";
 import { MarketPulse } from "../src/client.js";
+import { MarketPulseConfigError } from "../src/errors.js";
 
 describe("Backoff", () => {
   it("starts between 0.5 s and 1 s and never exceeds 20 s", () => {
@@ -45,23 +46,23 @@ describe("Backoff", () => {
   });
 
   it("refuses bounds that make no sense", () => {
-    expect(() => new Backoff({ minMs: 100, maxMs: 50 })).toThrow(RangeError);
+    expect(() => new Backoff({ minMs: 100, maxMs: 50 })).toThrow(MarketPulseConfigError);
   });
 
   it("refuses a floor of 0 or less, which would reconnect in a tight loop", () => {
     // min·2ⁿ stays 0: every delay would be 0 ms, whatever the cap.
     for (const minMs of [0, -0, -1, -500]) {
-      expect(() => new Backoff({ minMs })).toThrow(RangeError);
+      expect(() => new Backoff({ minMs })).toThrow(MarketPulseConfigError);
       expect(() => new Backoff({ minMs, maxMs: 0 })).toThrow(/minMs/);
     }
   });
 
   it("refuses bounds that are not finite or that a timer cannot wait", () => {
-    expect(() => new Backoff({ minMs: Number.NaN })).toThrow(RangeError);
-    expect(() => new Backoff({ maxMs: Number.NaN })).toThrow(RangeError);
-    expect(() => new Backoff({ maxMs: Number.POSITIVE_INFINITY })).toThrow(RangeError);
+    expect(() => new Backoff({ minMs: Number.NaN })).toThrow(MarketPulseConfigError);
+    expect(() => new Backoff({ maxMs: Number.NaN })).toThrow(MarketPulseConfigError);
+    expect(() => new Backoff({ maxMs: Number.POSITIVE_INFINITY })).toThrow(MarketPulseConfigError);
     // setTimeout fires at once for a delay above 2³¹−1 ms: as tight a loop as 0.
-    expect(() => new Backoff({ maxMs: 2 ** 31 })).toThrow(RangeError);
+    expect(() => new Backoff({ maxMs: 2 ** 31 })).toThrow(MarketPulseConfigError);
     expect(new Backoff({ minMs: 1, maxMs: 2 ** 31 - 1 }).next()).toBeGreaterThanOrEqual(1);
   });
 
@@ -69,6 +70,8 @@ describe("Backoff", () => {
     expect(() => new MarketPulse({ url: "http://gw" })).not.toThrow();
     expect(() => new MarketPulse({ url: "http://gw", backoff: { minMs: 1 } })).not.toThrow();
     expect(() => new MarketPulse({ url: "http://gw", backoff: { maxMs: 1_000 } })).not.toThrow();
-    expect(() => new MarketPulse({ url: "http://gw", backoff: { minMs: 0 } })).toThrow(RangeError);
+    expect(() => new MarketPulse({ url: "http://gw", backoff: { minMs: 0 } })).toThrow(
+      MarketPulseConfigError,
+    );
   });
 });

@@ -333,6 +333,14 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("Wed, 31 Dec 2025 23:00:00 GMT", now)).toBe(0);
   });
 
+  it("reads at most a day, as the gateway's own clients do", () => {
+    // A garbled or hostile header must not stop a client for ever, nor overflow a timer
+    // (setTimeout fires at once past 2^31-1 ms: a reconnect loop with no pause).
+    expect(parseRetryAfter("99999999999999999999", now)).toBe(86_400);
+    expect(parseRetryAfter("Fri, 01 Jan 2100 00:00:00 GMT", now)).toBe(86_400);
+    expect(parseRetryAfter("86400", now)).toBe(86_400);
+  });
+
   it("is null when absent or unreadable", () => {
     expect(parseRetryAfter(null, now)).toBeNull();
     expect(parseRetryAfter("soon", now)).toBeNull();
