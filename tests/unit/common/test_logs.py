@@ -91,3 +91,32 @@ def test_an_exception_is_described_by_its_type_and_message() -> None:
         "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
     )
     assert describe(TimeoutError()) == "TimeoutError"
+
+
+def test_a_client_api_key_is_masked_though_never_registered(lines: Lines) -> None:
+    """The gateway sees a client's key only when it is presented, so it is never
+    registered: its secret part is masked by its shape wherever it shows; its id stays."""
+    client_key = "mp_abcd1234_" + "S3cr3t-_" * 5 + "xyz"
+    get_logger().warning("refused", detail=f"Bearer {client_key}", scope={"h": [client_key]})
+    text = orjson.dumps(lines()).decode()
+    assert "S3cr3t" not in text
+    assert "mp_abcd1234_***" in text
+
+
+def test_console_tracebacks_carry_no_local_variables() -> None:
+    """The console format (a terminal's default) renders tracebacks without each frame's
+    locals: a request's headers there would print whatever key or token they carry."""
+    out = io.StringIO()
+    configure_logging(service="test", log_format="console", stream=out)
+    try:
+        # Built at run time: the traceback shows source lines, and the value must not be one.
+        checked = "-".join(["a", "local", "value"])  # noqa: F841 - what a frame would show
+        raise RuntimeError("boom")
+    except RuntimeError:
+        get_logger().exception("failed")
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    text = out.getvalue()
+    assert "RuntimeError" in text and "boom" in text
+    assert "a-local-value" not in text
