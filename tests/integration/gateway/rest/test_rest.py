@@ -8,6 +8,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Indicators, Sentiment
 from marketpulse_common.keys import Channel, ChannelKind
 from marketpulse_common.publisher import Publisher
@@ -177,6 +178,36 @@ class TestETag:
         assert changed.status_code == 200
         assert changed.headers["etag"] != etag
         assert changed.json()["data"]["price"] == 2.0
+
+    async def test_a_snapshot_part_turning_stale_changes_the_tag(
+        self, redis_url: str, unique: str, indicators: Indicators
+    ) -> None:
+        """Once one part of a /snapshot is stale, the body's top-level flag stays true: the
+        tag must still change when another part turns stale, or a dashboard revalidating
+        with 304s keeps showing that part as fresh."""
+        clock = [time.time()]
+        redis = create_redis(redis_url, client_name="pytest")
+        publisher = Publisher(redis)
+        try:
+            await publish_ticker(publisher, unique, 1.0, ts=clock[0] - TICKER_MAX_AGE_S - 60)
+            channel = Channel(ChannelKind.INDICATORS, unique, Timeframe.H1)
+            await publisher.publish(channel, indicators, ts=clock[0])
+            async with (
+                running_gateway(redis_url, unique, clock=lambda: clock[0]) as gw,
+                httpx.AsyncClient(base_url=gw.base_url, timeout=10) as http,
+            ):
+                url = f"/v1/assets/{unique}/snapshot?tf=1h"
+                first = await http.get(url)
+                parts = first.json()["meta"]["parts"]
+                assert (parts["ticker"]["stale"], parts["indicators"]["stale"]) == (True, False)
+                clock[0] += 3 * 3600  # nothing republished: the indicators are stale now
+                later = await http.get(url, headers={"If-None-Match": first.headers["etag"]})
+                assert later.status_code == 200
+                assert later.json()["meta"]["parts"]["indicators"]["stale"] is True
+                again = await http.get(url, headers={"If-None-Match": later.headers["etag"]})
+                assert again.status_code == 304
+        finally:
+            await redis.aclose()
 
 
 class TestCandles:

@@ -17,7 +17,11 @@ def ready_response(request: Request, ready: ReadyBody, now: float, *, stale: boo
 
 def composed_response(request: Request, data: bytes, meta: dict[str, object]) -> Response:
     """Answer with a body composed for this request (lists, snapshots)."""
-    etag = etag_for(data, stale=bool(meta["stale"]))
+    parts = meta.get("parts")
+    stale_parts = (
+        [name for name, part in parts.items() if part["stale"]] if isinstance(parts, dict) else []
+    )
+    etag = etag_for(data, stale=bool(meta["stale"]), stale_parts=stale_parts)
     return _answer(request, encode_envelope(data, meta), etag)
 
 
