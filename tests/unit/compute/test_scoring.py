@@ -9,6 +9,7 @@ import pytest
 
 from marketpulse_compute.scoring import (
     MIN_SCORED,
+    SIGNIFICANT_Z,
     Outcomes,
     Predictions,
     calibration,
@@ -108,3 +109,29 @@ def test_calibration_puts_certainty_in_the_last_bin_and_leaves_empty_bins_empty(
     assert (bins[0].count, bins[0].observed) == (1, 0.0)
     assert bins[5].count == 0
     assert (bins[5].mean_p, bins[5].observed) == (None, None)
+
+
+def test_overlapping_forecasts_are_not_taken_for_independent_evidence() -> None:
+    """Forecasts 6 candles ahead share 5 outcome candles with the next: their score
+    differences come in correlated runs. With no real difference, the plain z called
+    'beats' or 'worse' in about a third of such runs; allowing for the overlap, about the
+    5 % a 1.96 threshold promises."""
+    rng = np.random.default_rng(7)
+    horizon, runs, n = 6, 300, 400
+    called = {0: 0, horizon - 1: 0}
+    for _ in range(runs):
+        noise = rng.normal(size=n + horizon - 1)
+        differences = np.convolve(noise, np.ones(horizon), mode="valid")  # mean 0
+        for overlap in called:
+            z = paired_z(differences, overlap=overlap)
+            called[overlap] += z is not None and abs(z) >= SIGNIFICANT_Z
+    assert called[0] / runs > 0.25  # the failure this guards against
+    assert called[horizon - 1] / runs < 0.10
+
+
+def test_no_overlap_keeps_the_plain_standard_error() -> None:
+    """One-candle forecasts do not overlap: z is mean / (sd / sqrt(n)), as before."""
+    differences = np.array([0.1, -0.05, 0.2, 0.0, 0.15])
+    expected = differences.mean() / (differences.std(ddof=1) / np.sqrt(differences.size))
+    assert paired_z(differences) == pytest.approx(expected)
+    assert paired_z(differences, overlap=0) == pytest.approx(expected)

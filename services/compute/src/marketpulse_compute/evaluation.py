@@ -84,10 +84,12 @@ def score_forecasts(records: Sequence[LedgerEntry], cols: Columns, horizon: int)
     )
 
 
-def scorecard(scored: Scored, bins: int) -> Scorecard:
+def scorecard(scored: Scored, bins: int, horizon: int = 1) -> Scorecard:
     out = scored.outcomes
-    vs_climatology = skill_score(scored.model, scored.climatology, out)
-    vs_persistence = skill_score(scored.model, scored.persistence, out)
+    # Consecutive forecasts of `horizon` candles share horizon - 1 of their outcome's.
+    overlap = horizon - 1
+    vs_climatology = skill_score(scored.model, scored.climatology, out, overlap=overlap)
+    vs_persistence = skill_score(scored.model, scored.persistence, out, overlap=overlap)
     return Scorecard(
         n=out.size,
         base_rate=float(out.up.mean()) if out.size else None,
@@ -138,8 +140,8 @@ def evaluate(
         window=describe_columns(tf, cols),
         model_version=None if latest is None else latest.model_version,
         recorded=len(records),
-        overall=scorecard(scored, evaluation.calibration_bins),
-        live=scorecard(scored.subset(scored.live), evaluation.calibration_bins),
+        overall=scorecard(scored, evaluation.calibration_bins, config.horizon),
+        live=scorecard(scored.subset(scored.live), evaluation.calibration_bins, config.horizon),
         drift=drift_as_of_last(
             cols, tf, scored, config, evaluation.drift, _influence(ledger, latest)
         ),
