@@ -90,3 +90,19 @@ def test_sigmoid_is_stable_at_the_extremes() -> None:
     with np.errstate(all="raise"):
         values = sigmoid(np.array([-1e4, 0.0, 1e4]))
     np.testing.assert_array_equal(values, [0.0, 0.5, 1.0])
+
+
+def test_a_column_constant_but_for_rounding_carries_no_weight_later() -> None:
+    """Wilder's RSI over ~400 identical closes is constant but for 1e-13 of rounding: scaled
+    by that 'spread', the first real move after a stale feed came out at z ~ 1e13 and the
+    forecast at P(up) = 0 or 1. Such a column is constant: its z is 0, in training and after."""
+    rng = np.random.default_rng(3)
+    rsi = 50.0 + rng.normal(0, 1e-13, 300)
+    x = np.column_stack([rng.normal(0, 1, 300), rsi])
+    standardiser = Standardiser.fit(x)
+    assert (standardiser.transform(x)[:, 1] == 0.0).all()
+    resumed = standardiser.transform(np.array([[0.5, 71.0], [-0.5, 20.0]]))
+    assert (resumed[:, 1] == 0.0).all()
+    np.testing.assert_allclose(
+        resumed[:, 0], (np.array([0.5, -0.5]) - x[:, 0].mean()) / x[:, 0].std()
+    )

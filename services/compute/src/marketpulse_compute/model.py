@@ -23,6 +23,8 @@ MAX_ITERATIONS = 50
 # On the step size: Newton's convergence is quadratic, so once a step is this small the
 # next would be far below anything a probability printed to 6 digits can show.
 TOLERANCE = 1e-10
+# A column whose deviation is at most this share of its size is constant but for rounding.
+CONSTANT_SPREAD = 1e-9
 # A vanishing ridge on the intercept so the Hessian stays invertible when every sample is
 # predicted with near certainty (weights p(1-p) ~ 0).
 _INTERCEPT_RIDGE = 1e-9
@@ -30,7 +32,11 @@ _INTERCEPT_RIDGE = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class Standardiser:
-    """z = (x - mean) / scale with the training sample's moments (scale 1 for a constant)."""
+    """z = (x - mean) / scale with the training sample's moments.
+
+    A column constant in training carries no information, then or later: its z is 0. That
+    includes one whose spread is only rounding (an RSI over a stale feed varies by ~1e-13):
+    scaled by that, the first real move would be z ~ 1e13 and decide the forecast alone."""
 
     mean: FloatArray
     scale: FloatArray
@@ -39,7 +45,8 @@ class Standardiser:
     def fit(cls, x: FloatArray) -> Standardiser:
         mean = x.mean(axis=0)
         std = x.std(axis=0)
-        return cls(mean=mean, scale=np.where(std > 0, std, 1.0))
+        constant = std <= CONSTANT_SPREAD * np.maximum(1.0, np.abs(mean))
+        return cls(mean=mean, scale=np.where(constant, np.inf, std))
 
     def transform(self, x: FloatArray) -> FloatArray:
         result: FloatArray = (x - self.mean) / self.scale
