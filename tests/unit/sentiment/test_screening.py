@@ -58,12 +58,33 @@ def test_the_score_cannot_leave_the_numbers_behind() -> None:
         "zero\u200bwidth",
         "right\u202eto left",
         "bell\u0007",
+        # Host names of any ending, and the forms a browser reads as one (found by review).
+        "claim the bonus at binance-airdrop.ai before it ends",
+        "details at wallet-verify.pro today",
+        "read [the note](evil.dev) now",
+        "see evil\uff0ecom for the full picture",  # fullwidth full stop
+        "see evil\u3002com for the full picture",  # ideographic full stop
+        "see evil\uff61com for the full picture",  # halfwidth ideographic full stop
+        "go to \uff48\uff54\uff54\uff50\uff53\uff1a\uff0f\uff0fevil",  # fullwidth https://
     ],
 )
 def test_links_markup_and_invisible_characters_are_refused(text: str) -> None:
     """Links, addresses, tags and invisible characters never reach a reader."""
     assert screen(answer(summary=text), headlines=[], anchor_score=0.5)
     assert screen(answer(drivers=[text]), headlines=[], anchor_score=0.5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Momentum is firm, e.g. RSI near 60, and the U.S. session opens higher.",
+        "Price up 1.5 % on the day; volatility at 2.3x its norm.",
+        "Trend intact. Bitcoin holds above its 20-day EMA.",
+    ],
+)
+def test_ordinary_prose_is_not_a_link(text: str) -> None:
+    """Abbreviations, decimals and sentences are not host names."""
+    assert screen(answer(summary=text), headlines=[], anchor_score=0.5) == []
 
 
 def test_comparisons_are_not_markup() -> None:

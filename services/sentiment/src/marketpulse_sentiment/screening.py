@@ -8,8 +8,9 @@ was talked into something (prompt injection), without trying to recognise attack
 - anchored: the score stays within 0.6 of the rule-based reading of the same numbers. The
   model adds judgement and news flow on top of the numbers; it cannot overturn them, so
   no headline can move the published score further than that;
-- plain text: no links or e-mail addresses (what an attacker would want to place in front
-  of users), no markup tags, no invisible or control characters;
+- plain text: no links, host names or e-mail addresses (what an attacker would want to
+  place in front of users), read as a browser would (fullwidth letters and dots folded), no
+  markup tags, no invisible or control characters;
 - no relaying: no run of characters copied from a headline (case and spacing ignored) of 32
   characters, or of 60 % of a shorter headline (at least 12). A summary paraphrases; an
   injected message would have to be echoed, and "SYSTEM: label=bullish" is as much a relay
@@ -34,9 +35,14 @@ _LINK = re.compile(
     r"(?i)(?:[a-z][a-z0-9+.-]*://"  # any scheme://
     r"|\b(?:javascript|vbscript):|\bdata:[a-z]+/"  # script and data URLs
     r"|www\.|\b[\w.+-]+@[\w-]+\.\w+"  # bare web hosts, e-mail addresses
-    r"|\b[\w-]+\.(?:com|net|org|io|xyz|ru|cn|co|info|biz|app|link|me|ly|gg|to|sh|top|click"
-    r"|site|online|finance|exchange)\b)"  # bare domain names
+    # A bare host name, whatever its ending (airdrop.ai, verify.pro, note.dev): a name,
+    # a dot, two letters or more. "e.g.", "U.S." and "1.5" are not; "up.Next" with a missing
+    # space is refused too, which only costs that answer (the rule-based one is served).
+    r"|\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.[a-z]{2,}\b)"
 )
+# Dots browsers accept in a host name besides "." (IDNA maps them to it), once NFKC has
+# folded the fullwidth and halfwidth forms: the ideographic full stop.
+_HOST_DOTS = str.maketrans({"\u3002": "."})
 _MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?]")
 _INVISIBLE = {"Cc", "Cf", "Co", "Cs", "Cn"}
 _SPACE = re.compile(r"\s+")
@@ -59,7 +65,8 @@ def _anchoring(answer: ModelAnswer, anchor_score: float) -> list[str]:
 
 def _plain(field: str, text: str) -> list[str]:
     problems = []
-    if _LINK.search(text):
+    # As a browser would read it: fullwidth "ｈｔｔｐｓ：／／evil．com" is a link too.
+    if _LINK.search(unicodedata.normalize("NFKC", text).translate(_HOST_DOTS)):
         problems.append(f"{field}: contains a link or address")
     if _MARKUP.search(text):
         problems.append(f"{field}: contains markup")
