@@ -18,6 +18,7 @@ The field names of both records are `ChannelField`; every reader parses an entry
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -169,13 +170,31 @@ async def read_snapshot(redis: Redis, channel: Channel) -> Snapshot | None:
     return snapshot_from_fields(fields)
 
 
+# Publish times outside these bounds were written by no producer: before 1970, after 2100.
+_EARLIEST_TS = 0.0
+_LATEST_TS = 4_102_444_800.0
+
+
+def publish_time(value: str | float | None) -> float | None:
+    """A stored publish time (epoch s), if it is one: finite and between 1970 and 2100.
+    Redis keeps whatever is written: "nan" or "inf" would end a reader's date arithmetic in
+    an error, and 1e12 (year 33658) would make a value look fresh for ever."""
+    if value is None or value == "":
+        return None
+    try:
+        ts = float(value)
+    except ValueError:
+        return None
+    return ts if math.isfinite(ts) and _EARLIEST_TS <= ts <= _LATEST_TS else None
+
+
 def entry_from_fields(fields: Mapping[str, str]) -> StreamEntry:
     """A stream entry as the publisher wrote it; PoisonMessage for anything else.
 
     `prev` and `src` may be absent (entries written before `src` existed lack it).
     """
     try:
-        return StreamEntry(
+        entry = StreamEntry(
             schema=fields[_F.SCHEMA],
             ts=float(fields[_F.TS]),
             data=fields[_F.DATA],
@@ -189,6 +208,9 @@ def entry_from_fields(fields: Mapping[str, str]) -> StreamEntry:
         raise PoisonMessage(f"stream entry has no {field.name.lower()} ({field}) field") from None
     except ValueError:
         raise PoisonMessage(f"stream entry's ts is not a number: {fields[_F.TS]!r}") from None
+    if publish_time(entry.ts) is None:
+        raise PoisonMessage(f"stream entry's ts is not a publish time: {fields[_F.TS]!r}")
+    return entry
 
 
 def snapshot_from_fields(fields: Mapping[str, str]) -> Snapshot | None:

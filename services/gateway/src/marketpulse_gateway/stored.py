@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marketpulse_common.errors import PoisonMessage
-from marketpulse_common.publisher import Snapshot, snapshot_from_fields
+from marketpulse_common.publisher import Snapshot, publish_time, snapshot_from_fields
 from marketpulse_gateway.channel_event import seq_key
 
 
@@ -38,6 +38,8 @@ def read_stored(
         if snapshot is None:
             return None
         snapshot.decode()
+        if publish_time(snapshot.ts) is None:
+            return Rejected(f"ts {snapshot.ts!r} is not the time of a publish")
         key = seq_key(snapshot.seq)
         if newest is not None and key > seq_key(newest):
             return Rejected(f"seq {snapshot.seq} is beyond its stream's newest entry {newest}")

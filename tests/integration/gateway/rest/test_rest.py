@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 
 from marketpulse_common.connection import create_redis
 from marketpulse_common.events import Indicators, Sentiment
-from marketpulse_common.keys import Channel, ChannelKind
+from marketpulse_common.keys import Channel, ChannelKind, candles_key
 from marketpulse_common.publisher import Publisher
 from marketpulse_common.timeframes import Timeframe
 from marketpulse_gateway.freshness import TICKER_MAX_AGE_S
@@ -342,3 +342,32 @@ class TestRejectedValues:
             httpx.AsyncClient(base_url=gateway.base_url) as http,
         ):
             assert_problem(await http.get(f"/v1/assets/{unique}/ticker"), 503)
+
+    @pytest.mark.parametrize("ts", ["nan", "inf", "1e20"])
+    async def test_a_candle_stamp_that_is_no_time_is_not_trusted(
+        self, http: httpx.AsyncClient, gateway: RunningGateway, redis: Redis,
+        publisher: Publisher, ts: str,
+    ) -> None:  # fmt: skip
+        """A candles channel stamp that is not a time (a hand-made write) ended /candles and
+        /snapshot in a 500: the set is served, dated by its newest candle's close."""
+        asset, opens = gateway.asset, [3600 * n for n in range(1000, 1003)]
+        await store_candles(redis, publisher, asset, Timeframe.H1, opens)
+        await redis.hset(Channel(ChannelKind.CANDLES, asset, Timeframe.H1).snapshot_key, "ts", ts)
+        for path in ("candles", "snapshot"):
+            response = await http.get(f"/v1/assets/{asset}/{path}", params={"tf": "1h"})
+            assert response.status_code == 200, response.text
+        meta = (await http.get(f"/v1/assets/{asset}/candles", params={"tf": "1h"})).json()["meta"]
+        assert meta["as_of"] is not None and meta["stale"] is True  # closed in 1970 + 114 days
+
+    async def test_a_stored_candle_that_is_not_one_is_left_out(
+        self, http: httpx.AsyncClient, gateway: RunningGateway, redis: Redis,
+        publisher: Publisher,
+    ) -> None:  # fmt: skip
+        """Candles are spliced into the body as stored: one that is not a Candle (cut short,
+        a foreign write) made the whole 200 body invalid JSON. It is left out."""
+        asset, opens = gateway.asset, [3600 * n for n in range(1000, 1003)]
+        await store_candles(redis, publisher, asset, Timeframe.H1, opens)
+        await redis.zadd(candles_key(asset, Timeframe.H1), {'{"t":3600,"o":"x"': 3600 * 1001.5})
+        response = await http.get(f"/v1/assets/{asset}/candles", params={"tf": "1h"})
+        assert response.status_code == 200
+        assert [c["t"] for c in response.json()["data"]] == opens
