@@ -129,6 +129,17 @@ async def test_a_503_with_retry_after_holds_every_call_that_long(
     assert float((await status(private_redis))["paused_until"]) >= first.at + 2.0
 
 
+async def test_a_503_saying_retry_after_0_still_gets_the_local_backoff(
+    coingecko: FakeCoinGecko, open_source: Any
+) -> None:
+    """'Come back now' from a failing host is no reason to retry at once."""
+    source = await open_source(coingecko)
+    coingecko.fail_next(faults.server_error(503, retry_after="0"))
+    await source.tickers(int(time.time()))
+    first, second = coingecko.calls
+    assert second.at - first.at >= 0.1  # base 0.2 s (W/30) with equal jitter
+
+
 async def test_a_retry_after_date_is_honoured(coingecko: FakeCoinGecko, open_source: Any) -> None:
     """Retry-After as an HTTP date: no call before that moment."""
     source = await open_source(coingecko)

@@ -166,7 +166,8 @@ class CoinGeckoClient:
         elif isinstance(error, RequestRejected):
             # The host is up; our request is wrong.
             state = await self._budget.report(Outcome.SUCCESS, admission=admission)
-        elif isinstance(error, UpstreamUnavailable) and error.retry_after_s is not None:
+        elif isinstance(error, UpstreamUnavailable) and error.retry_after_s:
+            # A 5xx that said when to come back (one saying 0 gets the local backoff).
             state = await self._budget.report(
                 Outcome.FAILURE, pause_s=error.retry_after_s, admission=admission
             )
@@ -212,9 +213,10 @@ class CoinGeckoClient:
 
 
 def _paused_everyone(error: UpstreamError) -> bool:
-    """Whether the failure paused every replica (a 429, or an answer with Retry-After)."""
+    """Whether the failure paused every replica: a 429, or a 5xx asking for a wait (one
+    saying 0 gets the local backoff, which keeps a failing host from a retry at once)."""
     return isinstance(error, RateLimited) or (
-        isinstance(error, UpstreamUnavailable) and error.retry_after_s is not None
+        isinstance(error, UpstreamUnavailable) and bool(error.retry_after_s)
     )
 
 
