@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -189,6 +190,31 @@ async def test_a_long_batch_keeps_its_later_entries_from_being_reclaimed(
     assert done == [first, second] and b_handler.seen == []
 
 
+async def test_an_entry_is_kept_claimed_while_its_handler_runs(redis: Redis, unique: str) -> None:
+    """A handler running past claim-idle (a slow model call) keeps its entry: it is claimed
+    afresh every third of claim-idle while the handler runs, so another replica's reclaim
+    finds it busy, not idle, however the entry's turn fell in its batch."""
+    stream = f"s-{unique}"
+    cfg_a, cfg_b = config(unique, "a", claim_idle_ms=900), config(unique, "b", claim_idle_ms=900)
+    await redis.xgroup_create(stream, cfg_a.group, id="0", mkstream=True)
+    entry = await redis.xadd(stream, {"n": "1"})
+    b_handler = Recorder()
+    b = StreamConsumer(redis, [stream], b_handler, cfg_b)
+    started: list[float] = []
+
+    async def handler(msg: StreamMessage) -> None:
+        started.append(time.monotonic())
+        while time.monotonic() - started[0] < 2.0:  # over twice claim-idle
+            await b.reclaim_stale()
+            assert await idle_ms(redis, stream, cfg_a.group, entry) < cfg_a.claim_idle_ms
+            await asyncio.sleep(0.1)
+
+    a = StreamConsumer(redis, [stream], handler, cfg_a)
+    await asyncio.wait_for(a.read_new(), 10)
+    assert len(started) == 1 and b_handler.seen == []
+    assert await pending_count(redis, stream, cfg_a.group) == 0
+
+
 async def _at_least(value: Awaitable[int], floor: int) -> bool:
     return await value >= floor
 
@@ -287,6 +313,40 @@ async def test_dead_consumers_without_pending_work_are_pruned(redis: Redis, uniq
         return names == {"holder"}
 
     await eventually(pruned, what="only the consumer holding work to remain")
+
+
+async def test_a_consumer_handed_work_after_its_idle_check_is_not_pruned(
+    redis: Redis, unique: str
+) -> None:
+    """The check that a consumer holds nothing and its deletion are one step: a consumer
+    (alive, blocking on a quiet stream, so 'idle' on Redis before 7.2) handed an entry
+    between the two would lose that entry's pending record to the delete, and the entry
+    would never be retried or dead-lettered."""
+    stream, cfg = f"s-{unique}", config(unique, prune_idle_ms=0)
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    done = await redis.xadd(stream, {"n": "0"})
+    await redis.xreadgroup(cfg.group, "quiet", {stream: ">"})  # a consumer that did work
+    await redis.xack(stream, cfg.group, done)
+
+    async def idle() -> bool:
+        return all(int(c["idle"]) > 0 for c in await redis.xinfo_consumers(stream, cfg.group))
+
+    await eventually(idle, what="the quiet consumer idle past the (zero) limit")
+    consumer = StreamConsumer(redis, [stream], Recorder(), cfg)
+    listed = redis.xinfo_consumers
+
+    async def then_handed_an_entry(name: str, groupname: str) -> Any:
+        consumers = await listed(name, groupname)  # as seen: "quiet" holds nothing
+        await redis.xadd(stream, {"n": "1"})
+        await redis.xreadgroup(cfg.group, "quiet", {stream: ">"})
+        return consumers
+
+    redis.xinfo_consumers = then_handed_an_entry  # type: ignore[method-assign]
+    try:
+        await consumer.prune_dead_consumers()
+    finally:
+        del redis.xinfo_consumers
+    assert await pending_count(redis, stream, cfg.group) == 1
 
 
 async def test_dead_letters_and_the_groups_backlog_reach_the_metrics(

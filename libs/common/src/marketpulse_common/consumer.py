@@ -9,7 +9,8 @@ The contract every worker relies on:
 - a batch is handled one entry at a time, and its later entries age while the earlier ones
   run: once a batch has run for a third of `claim_idle_ms`, each entry is claimed afresh
   (XCLAIM JUSTID, its idle time reset) just before its turn, and skipped if another consumer
-  has taken it meanwhile, so slow handlers (a model call) never handle an entry twice;
+  has taken it meanwhile; while its handler runs, it is claimed afresh every third of
+  `claim_idle_ms`, so slow handlers (a model call) never handle an entry twice;
 - an entry delivered more than `max_deliveries` times, or whose handler raises PoisonMessage,
   goes to the dead-letter stream with the reason, and is acknowledged;
 - a missing group (Redis restarted without its data) is recreated at `0`, and the consumer
@@ -104,6 +105,17 @@ return 1
 """
 
 
+# Delete a consumer only if it holds nothing, in one step: one handed an entry between a
+# check and a delete would lose that entry's pending record (never retried, never
+# dead-lettered). KEYS: stream. ARGV: group, consumer.
+_DELETE_IF_IDLE_LUA = """
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])
+if #held > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 @dataclass
 class ConsumerStats:
     processed: int = 0
@@ -129,6 +141,7 @@ class StreamConsumer:
         self._dead_letter_stream = dead_letter_stream
         self._touch_after_s = config.claim_idle_ms / 3000
         self._claim_if_mine = redis.register_script(_CLAIM_IF_MINE_LUA)
+        self._delete_if_idle = redis.register_script(_DELETE_IF_IDLE_LUA)
         self.stats = ConsumerStats()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -176,7 +189,12 @@ class StreamConsumer:
             if "NOGROUP" not in str(e):
                 raise
             log.warning("consumer group missing; recreating", group=self._cfg.group)
-            await self.ensure_groups()
+            try:
+                await self.ensure_groups()
+            except _UNAVAILABLE as again:  # Redis went away again: the next step retries
+                log.warning("redis unavailable; retrying", group=self._cfg.group,
+                            error=describe(again))  # fmt: skip
+                await asyncio.sleep(1.0)
 
     async def ensure_groups_patiently(self, stop: asyncio.Event) -> None:
         """`ensure_groups`, waiting out a Redis outage (a failover as the service starts)."""
@@ -257,8 +275,9 @@ class StreamConsumer:
                 name, idle = str(info["name"]), int(info["idle"])
                 if name == self._cfg.consumer or info["pending"]:
                     continue
-                if idle > self._cfg.prune_idle_ms:
-                    await self._redis.xgroup_delconsumer(stream, self._cfg.group, name)
+                if idle > self._cfg.prune_idle_ms and await self._delete_if_idle(
+                    keys=[stream], args=[self._cfg.group, name]
+                ):
                     log.info("pruned idle consumer", stream=stream, consumer=name, idle_ms=idle)
 
     async def _read(
@@ -291,7 +310,33 @@ class StreamConsumer:
             if msg.deliveries > self._cfg.max_deliveries:
                 await self._dead_letter(msg, f"delivered {msg.deliveries} times")
                 continue
-            await self._handle(msg)
+            done = asyncio.Event()
+            keeper = asyncio.create_task(self._keep_claimed(stream, entry_id, done))
+            try:
+                await self._handle(msg)
+            finally:
+                done.set()
+                await keeper
+
+    async def _keep_claimed(self, stream: str, entry_id: str, done: asyncio.Event) -> None:
+        """While the entry's handler runs, claim it afresh every third of claim-idle, so its
+        idle time never reaches claim-idle and no other replica's reclaim takes it mid-run
+        (a model call may take most of claim-idle, and its turn may have come late in its
+        batch). Ends when `done` is set, never by cancellation: a cancel landing as a
+        command is sent can be swallowed by redis-py (redis/redis-py#2028)."""
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), self._touch_after_s)
+                return
+            except TimeoutError:
+                pass
+            try:
+                if not await self._still_mine(stream, entry_id):
+                    log.warning("entry taken over while its handler ran",
+                                stream=stream, id=entry_id)  # fmt: skip
+                    return
+            except _UNAVAILABLE as e:
+                log.warning("could not keep an entry claimed", id=entry_id, error=describe(e))
 
     async def _still_mine(self, stream: str, entry_id: str) -> bool:
         """Reset the entry's idle time if this consumer still holds it; False if not."""
