@@ -16,6 +16,7 @@ from marketpulse_common.publisher import (
     entry_from_fields,
     read_snapshot,
     read_snapshots,
+    read_version,
 )
 from marketpulse_common.retention import trim_stream
 from marketpulse_common.timeframes import Timeframe
@@ -55,6 +56,15 @@ async def test_a_value_not_newer_by_ver_is_not_published(redis: Redis, unique: s
     assert await redis.xlen(ch.stream_key) == 1
     snap = await read_snapshot(redis, ch)
     assert snap is not None and snap.decode() == newer
+
+
+async def test_a_versioned_value_follows_an_unversioned_one(redis: Redis, unique: str) -> None:
+    """A snapshot stored without a ver (ver "") is older than any versioned value; the
+    script compared a number with nil and failed the publish."""
+    pub, ch = Publisher(redis), Channel(ChannelKind.TICKER, unique)
+    assert await pub.publish(ch, ticker(unique, 1.0)) is not None
+    assert await pub.publish(ch, ticker(unique, 2.0), ver=5) is not None
+    assert await read_version(redis, ch) == 5
 
 
 async def test_a_lost_stream_starts_a_new_epoch(redis: Redis, unique: str) -> None:

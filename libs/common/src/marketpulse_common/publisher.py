@@ -57,7 +57,7 @@ _PUBLISH_LUA = f"""
 local ver = ARGV[5]
 if ver ~= '' then
   local stored = redis.call('HGET', KEYS[2], '{_F.VER}')
-  if stored and tonumber(stored) >= tonumber(ver) then return false end
+  if stored and stored ~= '' and tonumber(stored) >= tonumber(ver) then return false end
 end
 local epoch = redis.call('HGET', KEYS[2], '{_F.EPOCH}')
 local prev = redis.call('HGET', KEYS[2], '{_F.SEQ}') or ''
