@@ -215,6 +215,26 @@ async def test_an_entry_is_kept_claimed_while_its_handler_runs(redis: Redis, uni
     assert await pending_count(redis, stream, cfg_a.group) == 0
 
 
+async def test_a_stop_leaves_the_rest_of_a_batch_pending(redis: Redis, unique: str) -> None:
+    """Stopping finishes the message in hand and handles no more of its batch: the rest stay
+    pending for a live replica to reclaim, instead of holding up the shutdown (32 model
+    calls) until the drain timeout cancels one mid-call."""
+    stream, cfg = f"s-{unique}", config(unique, claim_idle_ms=60_000)
+    await redis.xgroup_create(stream, cfg.group, id="0", mkstream=True)
+    for n in range(3):
+        await redis.xadd(stream, {"n": str(n)})
+    seen: list[str] = []
+    stop = asyncio.Event()
+
+    async def handler(msg: StreamMessage) -> None:
+        seen.append(msg.fields["n"])
+        stop.set()  # a SIGTERM while the first is handled
+
+    await asyncio.wait_for(StreamConsumer(redis, [stream], handler, cfg).run(stop), 10)
+    assert seen == ["0"]
+    assert await pending_count(redis, stream, cfg.group) == 2
+
+
 async def _at_least(value: Awaitable[int], floor: int) -> bool:
     return await value >= floor
 

@@ -6,6 +6,7 @@ The contract every worker relies on:
   each once: one that fails again is left to the reclaim below;
 - entries idle longer than `claim_idle_ms` in any consumer (a dead replica, or a handler that
   failed) are reclaimed with XAUTOCLAIM and retried;
+- on stop, the message in hand is finished and the rest of its batch left pending;
 - a batch is handled one entry at a time, and its later entries age while the earlier ones
   run: once a batch has run for a third of `claim_idle_ms`, each entry is claimed afresh
   (XCLAIM JUSTID, its idle time reset) just before its turn, and skipped if another consumer
@@ -143,9 +144,12 @@ class StreamConsumer:
         self._claim_if_mine = redis.register_script(_CLAIM_IF_MINE_LUA)
         self._delete_if_idle = redis.register_script(_DELETE_IF_IDLE_LUA)
         self.stats = ConsumerStats()
+        self._stop = asyncio.Event()  # run() hands in the service's
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the message in hand is always finished first."""
+        """Consume until `stop` is set; the message in hand is always finished first, and
+        the rest of its batch is left pending (a live replica reclaims it)."""
+        self._stop = stop
         groups = slot_groups(self._redis, self._streams)
         if len(groups) > 1:
             await self._run_per_slot(groups, stop)
@@ -236,7 +240,7 @@ class StreamConsumer:
         stays pending for `reclaim_stale`, at its pace, instead of being re-read at once until
         it is dead-lettered (a restart under the same name would spend every delivery in ms)."""
         positions = dict.fromkeys(self._streams, "0")
-        while positions:
+        while positions and not self._stop.is_set():
             batch = await self._read(positions, block=None)
             read = {stream: entries for stream, entries in batch if entries}
             for stream, entries in read.items():
@@ -300,6 +304,8 @@ class StreamConsumer:
         started = time.monotonic()
         deliveries = await self._deliveries(stream, entries) if count_deliveries else {}
         for entry_id, fields in entries:
+            if self._stop.is_set():
+                return
             if time.monotonic() - started > self._touch_after_s and not await self._still_mine(
                 stream, entry_id
             ):
