@@ -229,6 +229,13 @@ class TestCors:
             assert preflight.status_code == 204
             assert preflight.headers["access-control-allow-origin"] == ORIGIN
             assert "authorization" in preflight.headers["access-control-allow-headers"]
+            # Only what the routes answer is offered: they answer HEAD with 405.
+            assert preflight.headers["access-control-allow-methods"] == "GET, OPTIONS"
+            assert (await http.head(url)).status_code == 405
+            head = await http.options(
+                url, headers={"Origin": ORIGIN, "Access-Control-Request-Method": "HEAD"}
+            )
+            assert head.status_code == 403
             refused = await http.options(
                 url,
                 headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},

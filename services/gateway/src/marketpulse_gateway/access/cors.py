@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from marketpulse_gateway.admission import Header
 
 # The API is read-only: a browser never needs anything but these.
-ALLOWED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What the routes answer (they answer HEAD with 405, so a preflight for it is refused).
+ALLOWED_METHODS = frozenset({"GET", "OPTIONS"})
 ALLOWED_HEADERS = frozenset({"authorization", "x-api-key", "if-none-match", "content-type"})
 # Script may read these from a response (they are not CORS-safelisted).
 EXPOSED_HEADERS = b"ETag, Retry-After"
