@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from marketpulse_common.timeframes import Timeframe
-from tests.faults.product import FaultStack, candle_history_verdict, running_fault_stack
+from tests.faults.product import ASSET, FaultStack, candle_history_verdict, running_fault_stack
 from tests.faults.verdict import Verdict
 from tests.processes import ServiceProcess
 from tests.waiting import eventually
@@ -24,6 +24,10 @@ pytestmark = [pytest.mark.system, pytest.mark.faults]
 
 TIMEFRAMES = [Timeframe.M5, Timeframe.H1, Timeframe.H4, Timeframe.D1]
 DEPTH = 2000  # enough candles that the backfill takes a moment to kill it in
+# The checked asset first, then two more: after its first cache, eleven are left to fill,
+# over a second of work to land the kill in. With one asset the three left took ~0.4 s,
+# and a test process starved of CPU by the stack it runs once polled past all of them.
+ASSETS = [ASSET, "ethereum", "solana"]
 
 
 def backfilled(child: ServiceProcess) -> list[dict[str, object]]:
@@ -44,6 +48,7 @@ async def test_ingestor_killed_mid_backfill_is_completed_by_a_restart(
     env = {
         "MP_TIMEFRAMES": ",".join(tf.value for tf in TIMEFRAMES),
         "MP_HISTORY_DEPTH": str(DEPTH),
+        "MP_ASSETS": ",".join(ASSETS),
     }
     with running_fault_stack(tmp_path, env=env) as stack:
         first = stack.ingestor
@@ -56,7 +61,7 @@ async def test_ingestor_killed_mid_backfill_is_completed_by_a_restart(
         await asyncio.to_thread(first.kill)
         progress = [e.get("progress") for e in backfilled(first)]
         assert None not in progress, f"the backfill finished before the kill: {progress}"
-        assert len(progress) < len(TIMEFRAMES), progress
+        assert len(progress) < len(TIMEFRAMES) * len(ASSETS), progress
 
         stack.ingestor = ServiceProcess("ingestor", stack.env(), stack.workdir)
         found = await eventually(
