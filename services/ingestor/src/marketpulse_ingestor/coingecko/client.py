@@ -190,14 +190,16 @@ class CoinGeckoClient:
     async def _rate_limited(self, error: RateLimited, admission: Admission) -> GateState:
         # Without Retry-After the pause grows with the 429s in a row, counted and applied in
         # one script: no call or success report from another replica comes in between.
-        backoff = StrikeBackoff(
-            self._retry.base_s * 2, self._retry.cap_s * 20, jitter_factor(self._rand())
-        )
+        backoff = None
+        if error.retry_after_s is None:
+            backoff = StrikeBackoff(
+                self._retry.base_s * 2, self._retry.cap_s * 20, jitter_factor(self._rand())
+            )
         state = await self._budget.report(
             Outcome.RATE_LIMITED,
             pause_s=error.retry_after_s or 0.0,
             admission=admission,
-            backoff=None if error.retry_after_s is not None else backoff,
+            backoff=backoff,
         )
         log.warning(
             "upstream rate limit: every replica pauses",
